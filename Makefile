@@ -1,0 +1,32 @@
+# The two commands a new user runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint venv services bench
+
+$(BIN)/linewatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[all,test]'
+	@touch $@
+
+venv: $(BIN)/linewatch
+
+demo: venv
+	$(BIN)/linewatch demo
+
+services:
+	@bash scripts/services.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: venv services lint
+	bash scripts/node-peers.sh
+	$(BIN)/python -m pytest
+
+bench: venv services
+	$(BIN)/python -m pytest bench --benchmark-only -q

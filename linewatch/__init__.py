@@ -1,0 +1,1 @@
+"""Linewatch composition root: the `linewatch` command line."""
