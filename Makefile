@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv services bench
+.PHONY: demo test lint venv services system-deps bench
 
 $(BIN)/linewatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,16 @@ demo: venv
 services:
 	@bash scripts/services.sh
 
+system-deps:
+	@bash scripts/system-deps.sh
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: venv services lint
-	bash scripts/node-peers.sh
+test: venv system-deps services lint
+	@bash scripts/node-peers.sh
 	$(BIN)/python -m pytest
 
 bench: venv services
