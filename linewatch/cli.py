@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import typer
 
+from linewatch.plain_params import PlainGroup
+
 app = typer.Typer(
     name="linewatch",
+    cls=PlainGroup,
     help="Real-time SPC and digital quality management for shop floors.",
     no_args_is_help=True,
     add_completion=False,
