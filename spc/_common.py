@@ -7,7 +7,6 @@ import operator
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import special
 
 from spc._data import BoolArray, FloatArray, IntArray
 from spc._scale import beyond, control_limits, dispersion_scale, main_scale, zone_scores
@@ -28,7 +27,9 @@ def resolve_nsigmas(nsigmas: float, confidence_level: float | None) -> float:
                 f"confidence_level must be in (0, 1), got {confidence_level!r}",
                 argument="confidence_level",
             )
-        return float(special.ndtri(1.0 - (1.0 - level) / 2.0))
+        from scipy.special import ndtri  # heavy (~0.3 s): only charts given a confidence level
+
+        return float(ndtri(1.0 - (1.0 - level) / 2.0))
     value = float(nsigmas)
     if not (math.isfinite(value) and value > 0.0):
         raise InvalidArgumentError(f"nsigmas must be positive, got {nsigmas!r}", argument="nsigmas")

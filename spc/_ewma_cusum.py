@@ -94,19 +94,35 @@ def estimate(
     return center, sigma_subgroups(head, sigma_method or "r-bar"), nominal
 
 
+_LFILTER_FROM = 20_000
+"""Below this length a scalar loop beats loading scipy.signal (about 1 s of imports)."""
+
+
+def _recursion(stat: FloatArray, lam: float, keep: float, start: float) -> FloatArray:
+    """zₜ = λxₜ + (1 − λ)zₜ₋₁ from z₀ = `start`; both paths give bit-identical values."""
+    if stat.shape[0] >= _LFILTER_FROM:
+        from scipy.signal import lfilter  # a heavy import, worth it for long series only
+
+        return np.asarray(lfilter([lam], [1.0, -keep], stat, zi=[keep * start])[0], dtype=float)
+    out = np.empty(stat.shape[0])
+    z = start
+    for i, x in enumerate(stat.tolist()):
+        z = lam * x + keep * z
+        out[i] = z
+    return out
+
+
 def ewma_series(
     stat: FloatArray, sizes: FloatArray, limits: Limits, state: EwmaState
 ) -> tuple[FloatArray, FloatArray, EwmaState]:
     """EWMA values and their exact sigmas, σ/√nᵢ·√(λ/(2 − λ)·(1 − (1 − λ)^(2t))).
 
-    The recursion zₜ = λxₜ + (1 − λ)zₜ₋₁ runs in `lfilter` (bit-identical to the scalar loop);
+    The recursion zₜ = λxₜ + (1 − λ)zₜ₋₁ runs in `_recursion`;
     (1 − λ)^(2t) is a running product, so it continues exactly across calls.
     """
-    from scipy.signal import lfilter  # a heavy import that only EWMA needs
-
     lam = limits.params["lam"]
     keep = 1.0 - lam
-    smoothed = lfilter([lam], [1.0, -keep], stat, zi=[keep * state.value])[0]
+    smoothed = _recursion(stat, lam, keep, state.value)
     factors = np.full(stat.shape[0], keep * keep)
     if factors.size:
         factors[0] *= state.decay

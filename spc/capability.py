@@ -12,6 +12,9 @@ Expected fractions beyond the specs assume a normal distribution with the within
 Anderson–Darling test (D'Agostino & Stephens 1986, case 3: mean and sd estimated) is reported
 beside them, because every index here assumes normality.
 
+scipy.special is imported inside the functions: it costs about 0.3 s, which a chart without
+spec limits (and `import spc`) should not pay.
+
 >>> import numpy as np
 >>> values = 10.0 + np.random.default_rng(1).normal(0.0, 0.1, 200)
 >>> report = capability(values, sigma_within=0.1, lsl=9.7, usl=10.3)
@@ -27,7 +30,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special
 
 from spc._data import as_float_array
 from spc.errors import InsufficientDataError, InvalidArgumentError
@@ -72,9 +74,11 @@ def anderson_darling(values: ArrayLike) -> Normality:
     sd = float(np.std(x, ddof=1))
     if sd == 0.0:
         return Normality(math.inf, 0.0, False, "all values are equal: normality cannot hold")
+    from scipy.special import log_ndtr
+
     u = (x - float(np.mean(x))) / sd
-    log_cdf = special.log_ndtr(u)
-    log_sf = special.log_ndtr(-u)
+    log_cdf = log_ndtr(u)
+    log_sf = log_ndtr(-u)
     i = np.arange(1, n + 1)
     a2 = float(-n - np.mean((2 * i - 1) * (log_cdf + log_sf[::-1])))
     a2_star = a2 * (1.0 + 0.75 / n + 2.25 / n**2)
@@ -167,13 +171,17 @@ def _spec(value: float | None, argument: str) -> float | None:
 
 
 def _chi2_interval(index: float, dof: float, alpha: float) -> tuple[float, float]:
+    from scipy.special import chdtri
+
     # chdtri(ν, q) is the chi-square quantile with upper-tail probability q
-    low, high = special.chdtri(dof, [1.0 - alpha / 2.0, alpha / 2.0])
+    low, high = chdtri(dof, [1.0 - alpha / 2.0, alpha / 2.0])
     return index * math.sqrt(low / dof), index * math.sqrt(high / dof)
 
 
 def _bissell_interval(index: float, n: int, alpha: float) -> tuple[float, float]:
-    z = float(special.ndtri(1.0 - alpha / 2.0))
+    from scipy.special import ndtri
+
+    z = float(ndtri(1.0 - alpha / 2.0))
     half = z * math.sqrt(1.0 / (9.0 * n * index**2) + 1.0 / (2.0 * (n - 1)))
     return index * (1.0 - half), index * (1.0 + half)
 
@@ -243,6 +251,8 @@ def capability(
         dof = n * (1.0 + delta**2) / (1.0 + 2.0 * delta**2)
         ci95["cpm"] = _chi2_interval(cpm, dof, alpha)
     normality = anderson_darling(x) if n >= 8 else None
+    from scipy.special import ndtr
+
     return Capability(
         n=n,
         mean=mean,
@@ -261,8 +271,8 @@ def capability(
         ppk=ppk,
         cpm=cpm,
         ci95=ci95,
-        expected_below_lsl=float(special.ndtr((low - mean) / sigma)) if low is not None else 0.0,
-        expected_above_usl=float(special.ndtr((mean - high) / sigma)) if high is not None else 0.0,
+        expected_below_lsl=float(ndtr((low - mean) / sigma)) if low is not None else 0.0,
+        expected_above_usl=float(ndtr((mean - high) / sigma)) if high is not None else 0.0,
         observed_below_lsl=float(np.mean(x < low)) if low is not None else 0.0,
         observed_above_usl=float(np.mean(x > high)) if high is not None else 0.0,
         normality=normality,
