@@ -1,0 +1,387 @@
+"""Alerting's own SQL (tables of migration 0100), through the service's `Tx` helper.
+
+Every function takes the open transaction, so the worker composes them into the transactions
+that give its guarantees (consume outbox rows + create notifications atomically; claim with a
+lease; record an attempt with its outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from service.alerting.routing import BucketState
+from service.storage.db import Tx
+
+_NOTIFICATION_COLUMNS = (
+    "id, dedup_key, kind, event, route, channel, alarm_id, outbox_id, characteristic, state, "
+    "message, attempts, next_attempt_at, lease_until, lease_owner, created_at, sent_at, last_error"
+)
+_TS_COLUMNS = ("next_attempt_at", "lease_until", "created_at", "sent_at")
+
+
+def _for_update(tx: Tx, *, skip_locked: bool = False) -> str:
+    if tx.dialect != "postgresql":
+        return ""  # SQLite: BEGIN IMMEDIATE already made this the only writer
+    return " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    outbox: bool
+    due: bool
+    escalations: bool
+    digests: bool
+
+
+def pending_work(tx: Tx, *, now: datetime, periodic: bool, claim: bool) -> Work:
+    """Read-only probes (index-only on both stores) telling which write transactions to open."""
+
+    def exists(sql: str, params: list[Any] | None = None) -> bool:
+        return bool(tx.rows(sql + " LIMIT 1", params))
+
+    stamp = tx.ts(now)
+    return Work(
+        outbox=exists("SELECT 1 FROM outbox WHERE delivered_at IS NULL"),
+        due=claim
+        and exists(
+            "SELECT 1 FROM alert_notifications WHERE state = 'pending' AND next_attempt_at <= ? "
+            "AND (lease_until IS NULL OR lease_until < ?)",
+            [stamp, stamp],
+        ),
+        escalations=periodic
+        and exists(
+            "SELECT 1 FROM alert_alarms WHERE state = 'open' AND next_due_at IS NOT NULL "
+            "AND next_due_at <= ?",
+            [stamp],
+        ),
+        digests=periodic and exists("SELECT 1 FROM alert_digests WHERE pending > 0"),
+    )
+
+
+def mark_consumed(tx: Tx, outbox_ids: Sequence[int], now: datetime) -> None:
+    """The outbox protocol's `delivered_at` (service.storage.repo_alarms), one statement per
+    500 rows instead of one per row: a flood of repeats is consumed at thousands per second."""
+    for start in range(0, len(outbox_ids), 500):
+        chunk = list(outbox_ids[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        tx.execute(
+            f"UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id IN ({marks})",
+            [tx.ts(now), *chunk],
+        )
+
+
+def insert_notification(
+    tx: Tx,
+    *,
+    dedup_key: str,
+    kind: str,
+    event: str,
+    route: str | None,
+    channel: str,
+    alarm_id: int | None,
+    outbox_id: int | None,
+    characteristic: str,
+    state: str,
+    message: dict[str, Any],
+    now: datetime,
+    lease_owner: str | None = None,
+    lease_until: datetime | None = None,
+    last_error: str | None = None,
+) -> int | None:
+    """Insert unless the dedup key exists; returns the new id (None for a duplicate)."""
+    found = tx.rows(
+        "INSERT INTO alert_notifications (dedup_key, kind, event, route, channel, alarm_id, "
+        "outbox_id, characteristic, state, message, attempts, next_attempt_at, lease_until, "
+        "lease_owner, created_at, last_error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        [
+            dedup_key,
+            kind,
+            event,
+            route,
+            channel,
+            alarm_id,
+            outbox_id,
+            characteristic,
+            state,
+            tx.dump_json(message),
+            tx.ts(now) if state == "pending" else None,
+            tx.ts(lease_until),
+            lease_owner,
+            tx.ts(now),
+            last_error,
+        ],
+    )
+    return int(found[0][0]) if found else None
+
+
+def claim_due(
+    tx: Tx, *, now: datetime, lease_until: datetime, owner: str, limit: int
+) -> list[dict[str, Any]]:
+    """Lease pending notifications whose time has come (skipping rows other workers hold)."""
+    if limit <= 0:
+        return []
+    rows = tx.fetchall(
+        "UPDATE alert_notifications SET lease_owner = ?, lease_until = ? WHERE id IN ("
+        " SELECT id FROM alert_notifications WHERE state = 'pending' AND next_attempt_at <= ?"
+        " AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?"
+        f"{_for_update(tx, skip_locked=True)}) "
+        "RETURNING id, channel, message, attempts, kind, event",
+        [owner, tx.ts(lease_until), tx.ts(now), tx.ts(now), limit],
+    )
+    for row in rows:
+        row["message"] = tx.load_json(row["message"])
+    return rows
+
+
+def record_attempt(
+    tx: Tx,
+    *,
+    notification_id: int,
+    attempt: int,
+    started_at: datetime,
+    duration_ms: float,
+    ok: bool,
+    retryable: bool,
+    status_code: int | None,
+    detail: str,
+    worker: str,
+) -> None:
+    tx.insert(
+        "alert_attempts",
+        {
+            "notification_id": notification_id,
+            "attempt": attempt,
+            "started_at": tx.ts(started_at),
+            "duration_ms": duration_ms,
+            "ok": int(ok),
+            "retryable": int(retryable),
+            "status_code": status_code,
+            "detail": detail[:500],
+            "worker": worker,
+        },
+        returning=None,
+    )
+
+
+def finish(
+    tx: Tx,
+    notification_id: int,
+    *,
+    owner: str,
+    state: str,
+    next_attempt_at: datetime | None,
+    sent_at: datetime | None,
+    last_error: str | None,
+) -> bool:
+    """Settle one attempt; False when our lease was lost (another worker took the row over)."""
+    count = tx.execute(
+        "UPDATE alert_notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?, "
+        "sent_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL "
+        "WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+        [state, tx.ts(next_attempt_at), tx.ts(sent_at), last_error, notification_id, owner],
+    )
+    return count > 0
+
+
+def lock_buckets(tx: Tx, routes: Sequence[str], *, now: float, burst: dict[str, int]) -> None:
+    """Create missing bucket rows (full), lock all in name order (no deadlock across replicas)."""
+    for name in sorted(routes):
+        tx.execute(
+            "INSERT INTO alert_route_state (route, tokens, counted_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (route) DO NOTHING",
+            [name, float(burst[name]), now],
+        )
+    if tx.dialect == "postgresql" and routes:
+        tx.rows(
+            "SELECT route FROM alert_route_state WHERE route = ANY(?) ORDER BY route FOR UPDATE",
+            [sorted(routes)],
+        )
+
+
+def load_bucket(tx: Tx, route: str) -> BucketState | None:
+    row = tx.rows("SELECT tokens, counted_at FROM alert_route_state WHERE route = ?", [route])
+    return BucketState(float(row[0][0]), float(row[0][1])) if row else None
+
+
+def save_bucket(tx: Tx, route: str, state: BucketState) -> None:
+    tx.upsert(
+        "alert_route_state",
+        {"route": route, "tokens": state.tokens, "counted_at": state.updated},
+        key=["route"],
+    )
+
+
+def digest_row(tx: Tx, route: str, characteristic: str) -> dict[str, Any]:
+    """The route's digest accumulator for a characteristic, created empty and locked."""
+    tx.execute(
+        "INSERT INTO alert_digests (route, characteristic, pending, by_rule, alarm_ids) "
+        "VALUES (?, ?, 0, '{}', '[]') ON CONFLICT (route, characteristic) DO NOTHING",
+        [route, characteristic],
+    )
+    row = tx.fetchone(
+        "SELECT * FROM alert_digests WHERE route = ? AND characteristic = ?" + _for_update(tx),
+        [route, characteristic],
+    )
+    assert row is not None
+    return _digest(tx, row)
+
+
+def due_digests(tx: Tx) -> list[dict[str, Any]]:
+    rows = tx.fetchall(
+        "SELECT * FROM alert_digests WHERE pending > 0 ORDER BY route, characteristic"
+        + _for_update(tx, skip_locked=True)
+    )
+    return [_digest(tx, r) for r in rows]
+
+
+def save_digest(tx: Tx, row: dict[str, Any]) -> None:
+    tx.execute(
+        "UPDATE alert_digests SET pending = ?, first_ts = ?, last_ts = ?, by_rule = ?, "
+        "alarm_ids = ?, message = ?, last_sent_at = ? WHERE route = ? AND characteristic = ?",
+        [
+            row["pending"],
+            tx.ts(row["first_ts"]),
+            tx.ts(row["last_ts"]),
+            tx.dump_json(row["by_rule"]),
+            tx.dump_json(row["alarm_ids"]),
+            None if row["message"] is None else tx.dump_json(row["message"]),
+            tx.ts(row["last_sent_at"]),
+            row["route"],
+            row["characteristic"],
+        ],
+    )
+
+
+def delete_digest(tx: Tx, route: str, characteristic: str) -> None:
+    tx.execute(
+        "DELETE FROM alert_digests WHERE route = ? AND characteristic = ?", [route, characteristic]
+    )
+
+
+def _digest(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
+    for col in ("first_ts", "last_ts", "last_sent_at"):
+        row[col] = tx.to_dt(row[col])
+    row["by_rule"] = tx.load_json(row["by_rule"]) or {}
+    row["alarm_ids"] = tx.load_json(row["alarm_ids"]) or []
+    row["message"] = tx.load_json(row["message"])
+    return row
+
+
+def get_alarm(tx: Tx, alarm_id: int) -> dict[str, Any] | None:
+    row = tx.fetchone("SELECT * FROM alert_alarms WHERE alarm_id = ?" + _for_update(tx), [alarm_id])
+    if row is not None:
+        for col in ("opened_at", "next_due_at", "updated_at"):
+            row[col] = tx.to_dt(row[col])
+        row["message"] = tx.load_json(row["message"])
+    return row
+
+
+def upsert_alarm(
+    tx: Tx,
+    *,
+    alarm_id: int,
+    characteristic: str,
+    state: str,
+    policy: str | None,
+    opened_at: datetime,
+    levels_done: int,
+    next_due_at: datetime | None,
+    message: dict[str, Any],
+    now: datetime,
+) -> None:
+    tx.upsert(
+        "alert_alarms",
+        {
+            "alarm_id": alarm_id,
+            "characteristic": characteristic,
+            "state": state,
+            "policy": policy,
+            "opened_at": tx.ts(opened_at),
+            "levels_done": levels_done,
+            "next_due_at": tx.ts(next_due_at),
+            "message": tx.dump_json(message),
+            "updated_at": tx.ts(now),
+        },
+        key=["alarm_id"],
+    )
+
+
+def due_escalations(tx: Tx, now: datetime) -> list[dict[str, Any]]:
+    rows = tx.fetchall(
+        "SELECT * FROM alert_alarms WHERE state = 'open' AND next_due_at IS NOT NULL "
+        "AND next_due_at <= ? ORDER BY next_due_at" + _for_update(tx, skip_locked=True),
+        [tx.ts(now)],
+    )
+    for row in rows:
+        for col in ("opened_at", "next_due_at", "updated_at"):
+            row[col] = tx.to_dt(row[col])
+        row["message"] = tx.load_json(row["message"])
+    return rows
+
+
+def characteristic_state(tx: Tx, characteristic: str) -> str:
+    """'alarm' while any alarm of the characteristic is open and unacknowledged,
+    'acknowledged' while only acknowledged ones remain, else 'ok' (the andon light's colour)."""
+    states = {
+        r[0]
+        for r in tx.rows(
+            "SELECT DISTINCT state FROM alert_alarms "
+            "WHERE characteristic = ? AND state <> 'closed'",
+            [characteristic],
+        )
+    }
+    if "open" in states:
+        return "alarm"
+    return "acknowledged" if "acknowledged" in states else "ok"
+
+
+def notifications_for_alarm(tx: Tx, alarm_id: int) -> list[dict[str, Any]]:
+    notes = tx.fetchall(
+        f"SELECT {_NOTIFICATION_COLUMNS} FROM alert_notifications WHERE alarm_id = ? ORDER BY id",
+        [alarm_id],
+    )
+    if not notes:
+        return []
+    ids = [n["id"] for n in notes]
+    marks = ", ".join("?" for _ in ids)
+    attempts = tx.fetchall(
+        "SELECT notification_id, attempt, started_at, duration_ms, ok, retryable, status_code, "
+        f"detail, worker FROM alert_attempts WHERE notification_id IN ({marks}) ORDER BY id",
+        ids,
+    )
+    by_note: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for a in attempts:
+        a["started_at"] = tx.to_dt(a["started_at"])
+        a["ok"] = bool(a["ok"])
+        a["retryable"] = bool(a["retryable"])
+        by_note[int(a.pop("notification_id"))].append(a)
+    for n in notes:
+        for col in _TS_COLUMNS:
+            n[col] = tx.to_dt(n[col])
+        n["message"] = tx.load_json(n["message"])
+        n["attempt_log"] = by_note[int(n["id"])]
+    return notes
+
+
+def get_notification(tx: Tx, notification_id: int) -> dict[str, Any] | None:
+    row = tx.fetchone(
+        f"SELECT {_NOTIFICATION_COLUMNS} FROM alert_notifications WHERE id = ?", [notification_id]
+    )
+    if row is not None:
+        for col in _TS_COLUMNS:
+            row[col] = tx.to_dt(row[col])
+        row["message"] = tx.load_json(row["message"])
+    return row
+
+
+def db_routes(tx: Tx) -> list[dict[str, Any]]:
+    rows = tx.fetchall("SELECT name, definition, updated_at, updated_by FROM alert_routes")
+    for r in rows:
+        r["definition"] = tx.load_json(r["definition"])
+        r["updated_at"] = tx.to_dt(r["updated_at"])
+    return rows

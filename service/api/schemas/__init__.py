@@ -1,0 +1,1 @@
+"""Pydantic request and response schemas, in Create / Update / Public families per resource."""

@@ -1,0 +1,1 @@
+"""Live evaluation: subgroup forming (`former`) and per-characteristic monitors (`engine`)."""

@@ -1,0 +1,106 @@
+"""Group commit: concurrent ingest requests share one transaction.
+
+Evaluation cost is dominated by one `spc.Monitor.update_many` call per characteristic and
+transaction (its per-call overhead is far larger than its per-point cost). When several
+collectors post at once, their batches are merged: the first waiting request becomes the
+leader, takes everything queued (up to `max_items` records), runs it as one transaction and
+hands each request its own answer; then the next waiting request leads. A lone request pays
+nothing extra, and under load the batches, and with them the evaluation, grow by themselves.
+Per-characteristic arrival order is the order requests entered the queue. If a merged group
+fails, its batches are retried one by one, so one bad batch never fails the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger("linewatch.ingest")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(eq=False)
+class _Ticket(Generic[T]):
+    item: T
+    size: int
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+    _: Any = field(default=None, repr=False)
+
+
+class GroupCommitter(Generic[T, R]):
+    def __init__(
+        self,
+        process: Callable[[Sequence[T]], Sequence[R]],
+        *,
+        size_of: Callable[[T], int] = lambda item: 1,
+        max_items: int = 200_000,
+    ) -> None:
+        self._process = process
+        self._size_of = size_of
+        self._max = max_items
+        self._queue: deque[_Ticket[T]] = deque()
+        self._cv = threading.Condition()
+        self._leading = False
+
+    def submit(self, item: T) -> R:
+        ticket = _Ticket(item, self._size_of(item))
+        with self._cv:
+            self._queue.append(ticket)
+            while not ticket.done:
+                if self._leading:
+                    self._cv.wait()
+                    continue
+                self._leading = True
+                group = self._take()
+                self._cv.release()
+                try:
+                    self._run(group)
+                finally:
+                    self._cv.acquire()
+                    self._leading = False
+                    self._cv.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result  # type: ignore[no-any-return]
+
+    def _take(self) -> list[_Ticket[T]]:
+        group = [self._queue.popleft()]
+        total = group[0].size
+        while self._queue and total + self._queue[0].size <= self._max:
+            ticket = self._queue.popleft()
+            total += ticket.size
+            group.append(ticket)
+        return group
+
+    def _run(self, group: list[_Ticket[T]]) -> None:
+        try:
+            results = self._process([t.item for t in group])
+        except BaseException as exc:
+            if len(group) == 1:
+                self._finish(group[0], None, exc)
+                return
+            log.warning(
+                "a merged group of %d batches failed (%s); retrying one by one", len(group), exc
+            )
+            for ticket in group:  # isolate the failing batch
+                try:
+                    (result,) = self._process([ticket.item])
+                except BaseException as single:
+                    self._finish(ticket, None, single)
+                else:
+                    self._finish(ticket, result, None)
+            return
+        for ticket, result in zip(group, results, strict=True):
+            self._finish(ticket, result, None)
+
+    @staticmethod
+    def _finish(ticket: _Ticket[T], result: Any, error: BaseException | None) -> None:
+        ticket.result, ticket.error, ticket.done = result, error, True

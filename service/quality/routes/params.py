@@ -1,0 +1,67 @@
+"""Query parameters shared by the quality routes: window, filters, output format, roles."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Path, Query, status
+
+from service.api.errors import ApiError, invalid
+from service.api.schemas.common import _utc
+from service.domain import Principal, role_at_least
+from service.quality.export import Format
+from service.quality.queries import Window
+
+From = Annotated[
+    datetime | None,
+    Query(alias="from", description="ISO 8601, inclusive; UTC if no zone (default: to − 30 days)"),
+]
+To = Annotated[
+    datetime | None,
+    Query(description="ISO 8601, exclusive; UTC if no zone (default: next midnight UTC)"),
+]
+OutputFormat = Annotated[
+    Format, Query(description="json, or csv / xlsx as an attachment (the rows of the answer)")
+]
+Filter = Annotated[list[str] | None, Query(description="Repeat to select several")]
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def window(start: datetime | None, end: datetime | None) -> Window:
+    """The query window; a time outside what the database can store is a 422 naming it."""
+    bounds = []
+    for name, value in (("from", start), ("to", end)):
+        try:
+            bounds.append(_utc(value))
+        except ValueError as exc:
+            raise invalid(name, str(exc)) from None
+    return Window.of(bounds[0], bounds[1])
+
+
+def filters(**values: list[str] | None) -> dict[str, list[str]]:
+    return {name: list(v) for name, v in values.items() if v}
+
+
+def require_cost_role(user: Principal, measure: str) -> None:
+    if measure == "cost" and not role_at_least(user.role, "manager"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"cost data needs the manager role (you are {user.role})"
+        )
+
+
+def batch(body: bytes, field: str, limit: int) -> list[Any]:
+    """The list under `field` of a JSON body; each record is checked on its own later."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("body", "not valid JSON") from None
+    if not isinstance(payload, dict) or field not in payload:
+        raise invalid(field, f'the body must be {{"{field}": [...]}}')
+    records = payload[field]
+    if not isinstance(records, list):
+        raise invalid(field, "must be a list of records")
+    if len(records) > limit:
+        raise ApiError(413, f"{field}: at most {limit} records per batch", field)
+    return records
