@@ -33,4 +33,4 @@ test: venv system-deps services lint
 	$(BIN)/python -m pytest
 
 bench: venv services
-	$(BIN)/python -m pytest bench --benchmark-only -q
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -97,3 +97,20 @@ def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
     text = dockerfile.read_text()
     assert text.count("FROM ") >= 2, "multi-stage build expected"
     assert re.search(r"^USER (?!root|0\b)", text, re.M), "the runtime must not run as root"
+
+
+def test_compose_configs_match_the_demo_plant_and_validate() -> None:
+    """The compose deployment declares the simulator's plant (generated, kept in step) and its
+    collector config passes the collector's own strict check."""
+    from collector.simulator.builtin import demo_scenario
+    from linewatch.demo.plan import service_config
+
+    committed = (ROOT / "deploy" / "linewatch.demo.toml").read_text()
+    assert committed == service_config(demo_scenario()), "regenerate deploy/linewatch.demo.toml"
+    result = subprocess.run(
+        [sys.executable, "-m", "linewatch", "collect", "--check", "--config",
+         str(ROOT / "deploy" / "collector.compose.toml")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "sources opcua:simulator" in result.stdout
