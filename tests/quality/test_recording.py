@@ -186,3 +186,20 @@ def test_deleting_a_record_takes_it_out_of_every_figure(
     assert engineer.delete(f"/api/v1/defects/{ids[1]}").status_code == 404
     audit = ok(live.client("admin").get("/api/v1/audit", params={"entity": "defect"}))
     assert audit[0]["actor"] == "erik" and audit[0]["reason"] == "typo"
+
+
+def test_gzip_batches_are_read_like_the_measurement_route(
+    plant: httpx.Client, live: LiveServer
+) -> None:
+    import gzip
+    import json
+
+    collector = live.client("operator", "collector-line1")
+    batch = {"defects": [{**GOOD, "source": "L1-plc:gz", "seq": 1, "quantity": 4}]}
+    body = gzip.compress(json.dumps(batch).encode())
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    answer = collector.post("/api/v1/defects", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["accepted"], answer.json()["duplicates"]) == (1, 0)
+    replay = collector.post("/api/v1/defects", content=body, headers=headers)
+    assert (replay.json()["accepted"], replay.json()["duplicates"]) == (0, 1)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import zlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from service.api.bodies import json_batch, read_body
 from service.api.deps import Ctx, Operator
 from service.api.errors import ApiError, invalid, not_found
 from service.api.schemas.common import Timestamp, _utc
@@ -38,44 +37,6 @@ CSV_SCHEMA = {
 }
 
 
-MAX_INFLATED = 256 * 1024 * 1024
-"""A gzip body may not inflate past this (a 100,000-record batch is about 15 MB of JSON)."""
-
-
-async def _body(request: Request) -> bytes:
-    """The request body, inflated when the client sent `Content-Encoding: gzip` (the collector
-    does by default: edge links are often slow); any other encoding is a 415."""
-    body = await request.body()
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding not in ("gzip", "x-gzip"):
-        raise ApiError(415, f"Content-Encoding {encoding!r} is not supported (use gzip)", "body")
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        inflated = inflater.decompress(body, MAX_INFLATED)
-    except zlib.error:
-        raise invalid("body", "not valid gzip data") from None
-    if inflater.unconsumed_tail:
-        raise ApiError(413, f"body: inflates past {MAX_INFLATED} bytes", "body")
-    return inflated
-
-
-def _records(body: bytes, limit: int) -> list[Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "not valid JSON") from None
-    if not isinstance(payload, dict) or "measurements" not in payload:
-        raise invalid("measurements", 'the body must be {"measurements": [...]}')
-    records = payload["measurements"]
-    if not isinstance(records, list):
-        raise invalid("measurements", "must be a list of records")
-    if len(records) > limit:
-        raise ApiError(413, f"measurements: at most {limit} records per batch", "measurements")
-    return records
-
-
 @router.post(
     "/measurements",
     response_model=IngestAnswer,
@@ -83,10 +44,10 @@ def _records(body: bytes, limit: int) -> list[Any]:
     openapi_extra=BATCH_SCHEMA,
 )
 async def ingest(request: Request, ctx: Ctx, user: Operator) -> dict[str, Any]:
-    body = await _body(request)
+    body = await read_body(request)
 
     def work() -> dict[str, Any]:
-        return ctx.ingest(_records(body, ctx.settings.max_batch)).public()
+        return ctx.ingest(json_batch(body, "measurements", ctx.settings.max_batch)).public()
 
     return await run_in_threadpool(work)
 
@@ -98,7 +59,7 @@ async def ingest(request: Request, ctx: Ctx, user: Operator) -> dict[str, Any]:
     openapi_extra=CSV_SCHEMA,
 )
 async def ingest_csv(request: Request, ctx: Ctx, user: Operator) -> dict[str, Any]:
-    body = await _body(request)
+    body = await read_body(request)
 
     def work() -> dict[str, Any]:
         try:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from service.api.bodies import read_body
 from service.api.deps import Ctx, Engineer, Operator
 from service.domain import role_at_least
 from service.quality import queries, records, spc_links
@@ -64,7 +65,7 @@ ParetoBy = Literal["defect_code", "category", "line", "site", "product", "dispos
     openapi_extra=BATCH_SCHEMA,
 )
 async def record_defects(request: Request, ctx: Ctx, user: Operator) -> dict[str, Any]:
-    body = await request.body()
+    body = await read_body(request)
 
     def work() -> dict[str, Any]:
         items = batch(body, "defects", ctx.settings.max_batch)

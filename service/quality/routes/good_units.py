@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from service.api.bodies import read_body
 from service.api.deps import Ctx, Operator
 from service.quality.recording import Recorder
 from service.quality.routes.params import batch
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/v1/good-units", tags=["quality: good units"])
     },
 )
 async def record_good_units(request: Request, ctx: Ctx, user: Operator) -> dict[str, Any]:
-    body = await request.body()
+    body = await read_body(request)
 
     def work() -> dict[str, Any]:
         items = batch(body, "good_units", ctx.settings.max_batch)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import HTTPException, Path, Query, status
 
-from service.api.errors import ApiError, invalid
+from service.api.bodies import json_batch
+from service.api.errors import invalid
 from service.api.schemas.common import _utc
 from service.domain import Principal, role_at_least
 from service.quality.export import Format
@@ -51,17 +51,4 @@ def require_cost_role(user: Principal, measure: str) -> None:
         )
 
 
-def batch(body: bytes, field: str, limit: int) -> list[Any]:
-    """The list under `field` of a JSON body; each record is checked on its own later."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "not valid JSON") from None
-    if not isinstance(payload, dict) or field not in payload:
-        raise invalid(field, f'the body must be {{"{field}": [...]}}')
-    records = payload[field]
-    if not isinstance(records, list):
-        raise invalid(field, "must be a list of records")
-    if len(records) > limit:
-        raise ApiError(413, f"{field}: at most {limit} records per batch", field)
-    return records
+batch = json_batch
