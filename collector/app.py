@@ -17,6 +17,7 @@ from typing import Any
 
 from collector.buffer import AsyncBuffer, DiskBuffer
 from collector.config import CollectorConfig
+from collector.counters import BadCounterValue, counter_value
 from collector.health import HealthServer
 from collector.logs import configure_logging, get_logger
 from collector.metrics import CollectorMetrics
@@ -107,6 +108,8 @@ class Collector:
                     else:
                         reject(f"non-finite: value {s.value!r}", f"{s.characteristic} {s.ts}")
                 samples = good
+            if any(s.counter is not None for s in samples):
+                samples = _valid_counters(samples, reject)
             try:
                 result = await buffer.append(samples, source if receipts else None, receipts)
             except BufferFull:
@@ -172,6 +175,7 @@ class Collector:
                 "bytes": stats.bytes,
                 "dead_letters": stats.dead_letters,
                 "full": stats.full,
+                "counter_events": stats.counter_events,
             },
             "sink": {"state": self.sink.state, "last_error": self.sink.last_error},
             "sources": self._source_stats(),
@@ -266,6 +270,20 @@ class Collector:
             left = buffer.pending
             await buffer.close()
             log.info("collector stopped", extra={"fields": {"readings_left_in_buffer": left}})
+
+
+def _valid_counters(samples: Sequence[SourceSample], reject: Any) -> list[SourceSample]:
+    """Drops (and reports) counter readings that are not whole numbers >= 0."""
+    good = []
+    for s in samples:
+        if s.counter is not None:
+            try:
+                counter_value(s.value)
+            except BadCounterValue as exc:
+                reject(f"bad-counter: {exc}", f"{s.characteristic} {s.ts}")
+                continue
+        good.append(s)
+    return good
 
 
 def run_until_signalled(config: CollectorConfig) -> int:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
+from collector.counters import BadCounterValue, counter_value, increment
 from collector.sources.base import BufferFull, SourceSample
 
 T = TypeVar("T")
@@ -64,9 +65,49 @@ CREATE TABLE IF NOT EXISTS receipts (
     n INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS receipts_by_source ON receipts (source, id);
+CREATE TABLE IF NOT EXISTS counter_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    line TEXT NOT NULL,
+    product TEXT NOT NULL,
+    station TEXT,
+    defect_code TEXT,
+    disposition TEXT,
+    quantity INTEGER NOT NULL,
+    lot TEXT,
+    serial TEXT
+);
+CREATE INDEX IF NOT EXISTS counter_events_by_kind ON counter_events (kind, seq);
+CREATE TABLE IF NOT EXISTS counter_dead_letters (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    line TEXT NOT NULL,
+    product TEXT NOT NULL,
+    station TEXT,
+    defect_code TEXT,
+    disposition TEXT,
+    quantity INTEGER NOT NULL,
+    lot TEXT,
+    serial TEXT,
+    reason TEXT NOT NULL,
+    rejected_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counter_state (
+    counter TEXT PRIMARY KEY,
+    value INTEGER NOT NULL,
+    ts TEXT NOT NULL
+);
 """
 
 _COLUMNS = "seq, characteristic, ts, value, subgroup, lot, serial, quality"
+_EVENT_COLUMNS = (
+    "seq, kind, counter, ts, line, product, station, defect_code, disposition, quantity, "
+    "lot, serial"
+)
 # Receipts kept per source: two full MQTT packet-id spaces, far more than can be in flight.
 RECEIPTS_KEPT = 2 * 65536
 
@@ -84,11 +125,29 @@ class BufferedReading(NamedTuple):
     quality: str | None  # None means "good"
 
 
+class CounterEvent(NamedTuple):
+    """Pieces a counter counted between two readings, as the sink forwards them."""
+
+    seq: int
+    kind: str  # "defects" | "good-units"
+    counter: str  # the characteristic naming the counter
+    ts: str
+    line: str
+    product: str
+    station: str | None
+    defect_code: str | None
+    disposition: str | None
+    quantity: int
+    lot: str | None
+    serial: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     stored: int
     dropped_oldest: int = 0
     dropped_newest: int = 0
+    counter_events: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +156,7 @@ class BufferStats:
     bytes: int
     dead_letters: int
     full: bool
+    counter_events: int = 0
 
 
 class DiskBuffer:
@@ -120,15 +180,25 @@ class DiskBuffer:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
         self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
-        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='readings'").fetchone()
-        if row is None:
+        seqs = dict(self._db.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
+        if "readings" not in seqs:
             # A new buffer: start past any seq an earlier buffer of this name could have used.
             base = time.time_ns() // 1000
             self._db.execute(
                 "INSERT INTO sqlite_sequence (name, seq) VALUES ('readings', ?)", (base,)
             )
-            row = (base,)
-        self._next_seq = int(row[0]) + 1
+            seqs["readings"] = base
+        # Readings and counter events share one numbering: (source, seq) stays unique.
+        self._next_seq = max(int(seqs.get(n) or 0) for n in ("readings", "counter_events")) + 1
+        self._counter_last: dict[str, int] = dict(
+            self._db.execute("SELECT counter, value FROM counter_state").fetchall()
+        )
+        self._counter_pending: dict[str, int] = dict(
+            self._db.execute("SELECT kind, count(*) FROM counter_events GROUP BY kind").fetchall()
+        )
+        self._counter_dead = int(
+            self._db.execute("SELECT count(*) FROM counter_dead_letters").fetchone()[0]
+        )
         self._pending = int(self._db.execute("SELECT count(*) FROM readings").fetchone()[0])
         self._dead = int(self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
         self._receipt_counts: dict[str, int] = dict(
@@ -170,15 +240,21 @@ class DiskBuffer:
                 self._write(receipts_source, receipts)
                 return AppendResult(0, dropped_newest=len(samples))
             dropped_oldest = self._drop_oldest(len(samples))
-        self._write(receipts_source, receipts, samples)
-        return AppendResult(len(samples), dropped_oldest=dropped_oldest)
+        stored, events = self._write(receipts_source, receipts, samples)
+        return AppendResult(stored, dropped_oldest=dropped_oldest, counter_events=events)
 
     def _write(
         self,
         receipts_source: str | None,
         receipts: Sequence[tuple[int, int]],
         samples: Sequence[SourceSample] = (),
-    ) -> None:
+    ) -> tuple[int, int]:
+        """Writes in one transaction; returns (readings stored, counter events stored)."""
+        if any(s.counter is not None for s in samples):
+            counted = [s for s in samples if s.counter is not None]
+            samples = [s for s in samples if s.counter is None]
+        else:
+            counted = []
         seq = self._next_seq
         # Readings without subgroup/lot/serial/quality go in through a 4-column INSERT: binding
         # the four NULLs doubles the cost per row in Python's sqlite3 (measured, ~5 vs ~11 us).
@@ -200,10 +276,23 @@ class DiskBuffer:
                         None if s.quality == "good" else s.quality,
                     )
                 )
+        events, last = self._counter_events(counted, seq + len(samples))
         db = self._db
         receipt_total = None
         db.execute("BEGIN IMMEDIATE")
         try:
+            if events:
+                db.executemany(
+                    f"INSERT INTO counter_events ({_EVENT_COLUMNS}) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    events,
+                )
+            if last:
+                db.executemany(
+                    "INSERT INTO counter_state (counter, value, ts) VALUES (?, ?, ?) "
+                    "ON CONFLICT (counter) DO UPDATE SET value = excluded.value, ts = excluded.ts",
+                    [(name, value, ts) for name, (value, ts) in last.items()],
+                )
             if plain:
                 db.executemany(
                     "INSERT INTO readings (seq, characteristic, ts, value) VALUES (?,?,?,?)", plain
@@ -223,8 +312,57 @@ class DiskBuffer:
             raise
         if receipts_source is not None and receipt_total is not None:
             self._receipt_counts[receipts_source] = receipt_total
-        self._next_seq = seq + len(samples)
+        self._next_seq = seq + len(samples) + len(events)
         self._pending += len(samples)
+        for name, (value, _) in last.items():
+            self._counter_last[name] = value
+        for event in events:
+            self._counter_pending[event.kind] = self._counter_pending.get(event.kind, 0) + 1
+        return len(samples), len(events)
+
+    def _counter_events(
+        self, counted: Sequence[SourceSample], first_seq: int
+    ) -> tuple[list[CounterEvent], dict[str, tuple[int, str]]]:
+        """The events of counter readings (numbered from first_seq) and the counters' new values.
+
+        Readings flagged bad or uncertain, or that are not whole numbers, are skipped: the next
+        good reading counts what they would have (see `collector.counters`).
+        """
+        events: list[CounterEvent] = []
+        last: dict[str, tuple[int, str]] = {}
+        for s in counted:
+            spec = s.counter
+            assert spec is not None
+            if s.quality != "good":
+                continue
+            try:
+                value = counter_value(s.value)
+            except BadCounterValue:
+                continue
+            name = s.characteristic
+            before = last[name][0] if name in last else self._counter_last.get(name)
+            quantity = increment(before, value)
+            last[name] = (value, s.ts)
+            if quantity <= 0:
+                continue
+            defects = spec.kind == "defects"
+            events.append(
+                CounterEvent(
+                    first_seq + len(events),
+                    spec.kind,
+                    name,
+                    s.ts,
+                    spec.line,
+                    spec.product,
+                    spec.station,
+                    spec.defect_code,
+                    (spec.disposition or "scrap") if defects else None,
+                    quantity,
+                    s.lot if defects else None,
+                    s.serial if defects else None,
+                )
+            )
+        return events, last
 
     def _prune_receipts(self, source: str, added: int) -> int:
         total = self._receipt_counts.get(source, 0) + added
@@ -303,6 +441,68 @@ class DiskBuffer:
         self._pending -= removed
         return removed
 
+    def peek_counter_events(self, kind: str, limit: int) -> list[CounterEvent]:
+        """The oldest `limit` waiting counter events of `kind`, in seq order; kept until acked."""
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM counter_events WHERE kind = ? ORDER BY seq LIMIT ?",
+            (kind, limit),
+        ).fetchall()
+        return list(map(CounterEvent._make, rows))
+
+    def ack_counter_events(
+        self, kind: str, first_seq: int, last_seq: int, rejected: Sequence[tuple[int, str]] = ()
+    ) -> int:
+        """Like `ack`, for the counter events of `kind`."""
+        db = self._db
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if rejected:
+                db.executemany(
+                    f"INSERT OR REPLACE INTO counter_dead_letters ({_EVENT_COLUMNS}, reason,"
+                    f" rejected_at) SELECT {_EVENT_COLUMNS}, ?, ? FROM counter_events"
+                    " WHERE seq = ?",
+                    [(reason, now, seq) for seq, reason in rejected],
+                )
+            cur = db.execute(
+                "DELETE FROM counter_events WHERE kind = ? AND seq >= ? AND seq <= ?",
+                (kind, first_seq, last_seq),
+            )
+            removed = max(cur.rowcount, 0)
+            if rejected:
+                dead = int(db.execute("SELECT count(*) FROM counter_dead_letters").fetchone()[0])
+                if dead > self.dead_letter_max_rows:
+                    db.execute(
+                        "DELETE FROM counter_dead_letters WHERE seq IN "
+                        "(SELECT seq FROM counter_dead_letters ORDER BY seq LIMIT ?)",
+                        (dead - self.dead_letter_max_rows,),
+                    )
+                    dead = self.dead_letter_max_rows
+                self._counter_dead = dead
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._counter_pending[kind] = self._counter_pending.get(kind, 0) - removed
+        return removed
+
+    def counter_dead_letters(self, limit: int = 1000) -> list[tuple[CounterEvent, str]]:
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS}, reason FROM counter_dead_letters ORDER BY seq LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(CounterEvent(*r[:12]), r[12]) for r in rows]
+
+    def counter_last(self) -> dict[str, int]:
+        """The last value of every counter (as persisted)."""
+        return dict(self._counter_last)
+
+    def counter_pending(self, kind: str | None = None) -> int:
+        """Counter events waiting to be forwarded (of `kind`, or all)."""
+        if kind is not None:
+            return self._counter_pending.get(kind, 0)
+        return sum(self._counter_pending.values())
+
     # ------------------------------------------------------------------ reading back
 
     def receipts(self, source: str) -> list[tuple[int, int]]:
@@ -326,8 +526,9 @@ class DiskBuffer:
         return BufferStats(
             readings=self._pending,
             bytes=self.used_bytes(),
-            dead_letters=self._dead,
+            dead_letters=self._dead + self._counter_dead,
             full=self.is_full(),
+            counter_events=self.counter_pending(),
         )
 
     @property
@@ -363,7 +564,7 @@ class AsyncBuffer:
         result: AppendResult = await self._call(
             self.buffer.append, samples, receipts_source, receipts
         )
-        if result.stored:
+        if result.stored or result.counter_events:
             self.changed.set()
         return result
 
@@ -376,6 +577,21 @@ class AsyncBuffer:
     ) -> int:
         removed: int = await self._call(self.buffer.ack, first_seq, last_seq, rejected)
         return removed
+
+    async def peek_counter_events(self, kind: str, limit: int) -> list[CounterEvent]:
+        rows: list[CounterEvent] = await self._call(self.buffer.peek_counter_events, kind, limit)
+        return rows
+
+    async def ack_counter_events(
+        self, kind: str, first_seq: int, last_seq: int, rejected: Sequence[tuple[int, str]] = ()
+    ) -> int:
+        removed: int = await self._call(
+            self.buffer.ack_counter_events, kind, first_seq, last_seq, rejected
+        )
+        return removed
+
+    def counter_pending(self, kind: str | None = None) -> int:
+        return self.buffer.counter_pending(kind)
 
     async def receipts(self, source: str) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = await self._call(self.buffer.receipts, source)

@@ -22,6 +22,7 @@ import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urljoin
 
 from pydantic import (
     BaseModel,
@@ -40,6 +41,7 @@ __all__ = [
     "CollectorConfig",
     "CollectorSection",
     "ConfigError",
+    "CounterConfig",
     "HealthConfig",
     "MqttConnectionConfig",
     "MqttSourceConfig",
@@ -118,6 +120,14 @@ class SinkConfig(_Strict):
     """After 401/403 forwarding stops; it is tried again this often (the token may be fixed)."""
     tls: Literal["verify", "insecure"] = "verify"
     ca_file: Path | None = None
+    defects_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    good_units_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    """Where counter events go; default: "defects" / "good-units" next to `url`."""
+
+    def counter_url(self, kind: str) -> str:
+        """The endpoint of counter events of `kind` ("defects" or "good-units")."""
+        given = self.defects_url if kind == "defects" else self.good_units_url
+        return given or urljoin(self.url, kind)
 
 
 class HealthConfig(_Strict):
@@ -194,6 +204,39 @@ def template_fields(template: str) -> list[str]:
     return _PLACEHOLDER.findall(template)
 
 
+class CounterConfig(_Strict):
+    """`counter = {...}` on a topic mapping or OPC UA node: the signal is a piece counter.
+
+    Its readings are not measurements: the rise between consecutive values becomes defect
+    records (`kind = "defects"`, POST /api/v1/defects) or good-unit counts (`kind =
+    "good-units"`, POST /api/v1/good-units). The characteristic names the counter: its last
+    value is kept per characteristic in the buffer, so give each counter its own.
+    """
+
+    kind: Literal["defects", "good-units"]
+    line: Annotated[str, Field(min_length=1)]
+    product: Annotated[str, Field(min_length=1)]
+    """Line and part number the counted pieces belong to (keys known to the service)."""
+    station: Annotated[str, Field(min_length=1)] | None = None
+    """defects only: the station that rejected them."""
+    defect_code: Annotated[str, Field(min_length=1)] | None = None
+    """defects only (required): the defect code of every piece counted."""
+    disposition: Annotated[str, Field(min_length=1)] | None = None
+    """defects only: their disposition; default "scrap"."""
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> CounterConfig:
+        if self.kind == "defects" and self.defect_code is None:
+            raise ValueError('kind = "defects" needs defect_code')
+        if self.kind == "good-units":
+            extra = [
+                n for n in ("station", "defect_code", "disposition") if getattr(self, n) is not None
+            ]
+            if extra:
+                raise ValueError(f'kind = "good-units" takes no {", ".join(extra)}')
+        return self
+
+
 class TopicMappingConfig(_Strict):
     """`[[mqtt.topics]]`: which topics carry which characteristics, and where the value sits."""
 
@@ -219,6 +262,8 @@ class TopicMappingConfig(_Strict):
     lot: str | None = None
     serial: str | None = None
     """Field paths of the optional subgroup/lot/serial of a reading."""
+    counter: CounterConfig | None = None
+    """Set: the value is a piece counter whose rises become defect or good-unit records."""
 
     @model_validator(mode="after")
     def _consistent(self) -> TopicMappingConfig:
@@ -310,6 +355,8 @@ class OpcuaNodeConfig(_Strict):
     lot_node_id: str | None = None
     serial_node_id: str | None = None
     """Variables read alongside the value (their latest value tags the reading)."""
+    counter: CounterConfig | None = None
+    """Set: the variable is a piece counter whose rises become defect or good-unit records."""
 
 
 class OpcuaSourceConfig(_Strict):

@@ -9,6 +9,11 @@ the service answered for it (ARCHITECTURE.md, "Ingest contract"):
 - 422 (or 413) for the whole batch: the batch is split in halves until the offending records are
   alone, and those go to the dead-letter table with the reason; the good ones still arrive, in
   order. Replays after a crash are harmless: the service drops (source, seq) it already has.
+
+Counter events (`collector.counters`) take the same road to their own endpoints, POST
+/api/v1/defects and /api/v1/good-units: each kind is a `_Channel` (peek, ack, encode, url) and
+one loop serves the channels in turn, readings first. They are sent uncompressed: they are few,
+and the service's quality endpoints read plain JSON bodies.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import json
 import os
 import random
 import zlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from collector.buffer import AsyncBuffer, BufferedReading
+from collector.buffer import AsyncBuffer, BufferedReading, CounterEvent
 from collector.config import SinkConfig
 from collector.logs import get_logger
 from collector.metrics import CollectorMetrics
@@ -71,6 +77,44 @@ def encode_batch(rows: list[BufferedReading], source: str) -> bytes:
     return json.dumps({"measurements": records}, separators=(",", ":")).encode()
 
 
+def encode_counter_events(rows: Sequence[CounterEvent], source: str) -> bytes:
+    """The request body of a batch of counter events of one kind (defects or good-units)."""
+    kind = rows[0].kind if rows else "defects"
+    records: list[dict[str, Any]] = []
+    for r in rows:
+        rec: dict[str, Any] = {"ts": r.ts, "line": r.line, "product": r.product}
+        if kind == "defects":
+            if r.station is not None:
+                rec["station"] = r.station
+            rec["defect_code"] = r.defect_code
+            rec["disposition"] = r.disposition
+            if r.lot is not None:
+                rec["lot"] = r.lot
+            if r.serial is not None:
+                rec["serial"] = r.serial
+        rec.update(quantity=r.quantity, source=source, seq=r.seq)
+        records.append(rec)
+    field = "defects" if kind == "defects" else "good_units"
+    return json.dumps({field: records}, separators=(",", ":")).encode()
+
+
+@dataclass(slots=True)
+class _Channel:
+    """One kind of buffered record and the endpoint it goes to."""
+
+    name: str
+    url: str
+    gzip: bool
+    pending: Callable[[], int]
+    peek: Callable[[int], Awaitable[Sequence[Any]]]
+    ack: Callable[[int, int, Sequence[tuple[int, str]]], Awaitable[int]]
+    encode: Callable[[Any, str], bytes]
+
+
+def _label(row: Any) -> str:
+    return str(getattr(row, "characteristic", None) or getattr(row, "counter", ""))
+
+
 def _gzip(data: bytes) -> bytes:
     comp = zlib.compressobj(level=1, wbits=31)  # wbits 31: gzip container
     return comp.compress(data) + comp.flush()
@@ -91,11 +135,43 @@ class HttpSink:
         self.source = source
         self.metrics = metrics
         self._transport = transport
-        self._gzip = cfg.compression == "gzip"
+        self._channels = [
+            _Channel(
+                "measurements",
+                cfg.url,
+                cfg.compression == "gzip",
+                lambda: buffer.pending,
+                buffer.peek,
+                buffer.ack,
+                encode_batch,
+            )
+        ] + [self._counter_channel(kind) for kind in ("defects", "good-units")]
         self.state = "starting"  # ok | retrying | auth-failed
         self.last_error: str | None = None
         self._deadline: float | None = None
         self._stop: asyncio.Event | None = None
+
+    def _counter_channel(self, kind: str) -> _Channel:
+        buffer = self.buffer
+
+        async def peek(limit: int) -> Sequence[CounterEvent]:
+            return await buffer.peek_counter_events(kind, limit)
+
+        async def ack(first: int, last: int, rejected: Sequence[tuple[int, str]] = ()) -> int:
+            return await buffer.ack_counter_events(kind, first, last, rejected)
+
+        return _Channel(
+            kind,
+            self.cfg.counter_url(kind),
+            False,
+            lambda: buffer.counter_pending(kind),
+            peek,
+            ack,
+            encode_counter_events,
+        )
+
+    def _pending(self) -> int:
+        return sum(ch.pending() for ch in self._channels)
 
     # ------------------------------------------------------------------ loop
 
@@ -117,31 +193,41 @@ class HttpSink:
                 if stop.is_set():
                     if self._deadline is None:
                         self._deadline = loop.time() + flush_seconds
-                    if self.buffer.pending == 0 or loop.time() >= self._deadline:
+                    if self._pending() == 0 or loop.time() >= self._deadline:
                         break
                 else:
                     self.buffer.changed.clear()
-                    if self.buffer.pending == 0:
+                    if self._pending() == 0:
                         await _wait_any(self.buffer.changed, stop)
                         continue
-                    if not last_full and self.buffer.pending < self.cfg.batch_size:
+                    if not last_full and self._pending() < self.cfg.batch_size:
                         await self._gather(stop)
-                rows = await self.buffer.peek(self.cfg.batch_size)
-                if not rows:
-                    continue
-                last_full = len(rows) >= self.cfg.batch_size
-                await self._deliver(rows)  # returns early only when stopping
-        if self.buffer.pending:
+                last_full = False
+                for channel in self._channels:
+                    if channel.pending() == 0:
+                        continue
+                    rows = list(await channel.peek(self.cfg.batch_size))
+                    if not rows:
+                        continue
+                    last_full = last_full or len(rows) >= self.cfg.batch_size
+                    if not await self._deliver(rows, channel):
+                        break  # stopping, past the flush deadline
+        if self._pending():
             log.info(
-                "stopped with readings left in the buffer",
-                extra={"fields": {"readings": self.buffer.pending}},
+                "stopped with records left in the buffer",
+                extra={
+                    "fields": {
+                        "readings": self.buffer.pending,
+                        "counter_events": self.buffer.counter_pending(),
+                    }
+                },
             )
 
     async def _gather(self, stop: asyncio.Event) -> None:
         """Waits up to batch_wait_ms for a full batch."""
         loop = asyncio.get_running_loop()
         until = loop.time() + self.cfg.batch_wait_ms / 1000
-        while self.buffer.pending < self.cfg.batch_size and not stop.is_set():
+        while self._pending() < self.cfg.batch_size and not stop.is_set():
             left = until - loop.time()
             if left <= 0:
                 return
@@ -150,15 +236,16 @@ class HttpSink:
 
     # ------------------------------------------------------------------ one batch
 
-    async def _deliver(self, rows: list[BufferedReading]) -> bool:
+    async def _deliver(self, rows: list[Any], channel: _Channel | None = None) -> bool:
         """Sends `rows` until every one is acknowledged or dead-lettered; False at the deadline."""
+        channel = channel or self._channels[0]
         chunks = [rows]
         attempt = 0
         while chunks:
             chunk = chunks[0]
-            answer = await self._post(chunk)
+            answer = await self._post(chunk, channel)
             if answer.kind == "ok":
-                await self._settle(chunk, answer.body)
+                await self._settle(chunk, answer.body, channel)
                 chunks.pop(0)
                 attempt = 0
                 if self.state != "ok":
@@ -168,7 +255,7 @@ class HttpSink:
                 continue
             if answer.kind == "split":
                 if len(chunk) == 1:
-                    await self._dead_letter(chunk[0], answer.reason)
+                    await self._dead_letter(chunk[0], answer.reason, channel)
                     chunks.pop(0)
                 else:
                     mid = len(chunk) // 2
@@ -203,17 +290,17 @@ class HttpSink:
                 return False
         return True
 
-    async def _post(self, chunk: list[BufferedReading]) -> _Answer:
-        body = encode_batch(chunk, self.source)
+    async def _post(self, chunk: list[Any], channel: _Channel) -> _Answer:
+        body = channel.encode(chunk, self.source)
         headers = {"Content-Type": "application/json"}
         token = read_token(self.cfg)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if self._gzip:
+        if channel.gzip:
             body = _gzip(body)
             headers["Content-Encoding"] = "gzip"
         try:
-            resp = await self._request(body, headers)
+            resp = await self._request(body, headers, channel.url)
         except (httpx.HTTPError, OSError) as exc:
             self.metrics.requests.labels("error").inc()
             return _Answer("retry", f"{type(exc).__name__}: {exc}".strip())
@@ -233,20 +320,20 @@ class HttpSink:
             return _Answer("auth", reason)
         if status in (413, 422):
             return _Answer("split", reason)
-        if status == 415 and self._gzip:
+        if status == 415 and channel.gzip:
             log.warning("the service refuses gzip bodies; sending uncompressed from now on")
-            self._gzip = False
+            channel.gzip = False
             return _Answer("retry", reason)
         return _Answer("retry", reason)
 
-    async def _request(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        coro = self._client.post(self.cfg.url, content=body, headers=headers)
+    async def _request(self, body: bytes, headers: dict[str, str], url: str) -> httpx.Response:
+        coro = self._client.post(url, content=body, headers=headers)
         if self._deadline is None:
             return await coro
         left = self._deadline - asyncio.get_running_loop().time()
         return await asyncio.wait_for(coro, timeout=max(left, 0.001))
 
-    async def _settle(self, chunk: list[BufferedReading], body: Any) -> None:
+    async def _settle(self, chunk: list[Any], body: Any, channel: _Channel) -> None:
         rejected: list[tuple[int, str]] = []
         duplicates = 0
         if isinstance(body, dict):
@@ -258,7 +345,7 @@ class HttpSink:
                     continue
                 if 0 <= index < len(chunk):
                     rejected.append((chunk[index].seq, error))
-        await self.buffer.ack(chunk[0].seq, chunk[-1].seq, rejected)
+        await channel.ack(chunk[0].seq, chunk[-1].seq, rejected)
         self.metrics.forwarded.inc(len(chunk) - len(rejected))
         self.metrics.duplicates.inc(duplicates)
         if rejected:
@@ -271,19 +358,25 @@ class HttpSink:
                     "fields": {
                         "count": len(rejected),
                         "reason": error,
-                        "characteristic": sample.characteristic,
+                        "characteristic": _label(sample),
+                        "endpoint": channel.name,
                         "seq": seq,
                     }
                 },
             )
 
-    async def _dead_letter(self, row: BufferedReading, reason: str) -> None:
-        await self.buffer.ack(row.seq, row.seq, [(row.seq, reason)])
+    async def _dead_letter(self, row: Any, reason: str, channel: _Channel) -> None:
+        await channel.ack(row.seq, row.seq, [(row.seq, reason)])
         self.metrics.rejected.inc()
         log.warning(
             "the service refused a reading; kept in the dead-letter table",
             extra={
-                "fields": {"reason": reason, "characteristic": row.characteristic, "seq": row.seq}
+                "fields": {
+                    "reason": reason,
+                    "characteristic": _label(row),
+                    "endpoint": channel.name,
+                    "seq": row.seq,
+                }
             },
         )
 

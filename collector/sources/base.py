@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from collector.reading import Quality
+
+if TYPE_CHECKING:
+    from collector.config import CounterConfig
 
 
 @dataclass(slots=True)
@@ -30,6 +33,8 @@ class SourceSample:
     lot: str | None = None
     serial: str | None = None
     quality: Quality = "good"
+    counter: CounterConfig | None = None
+    """Set: `value` is a piece counter reading; the buffer turns its rises into counter events."""
 
 
 class BufferFull(Exception):

@@ -195,5 +195,12 @@ class TopicMapping:
             if found is not _MISSING and found is not None:
                 extra[name] = str(found)
         return SourceSample(
-            characteristic, ts, value, extra["subgroup"], extra["lot"], extra["serial"]
+            characteristic,
+            ts,
+            value,
+            extra["subgroup"],
+            extra["lot"],
+            extra["serial"],
+            "good",
+            self.cfg.counter,
         )

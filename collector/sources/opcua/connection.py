@@ -390,6 +390,7 @@ class Connection:
                         contexts[t.lot].at(match_ts) if t.lot else None,
                         contexts[t.serial].at(match_ts) if t.serial else None,
                         quality,  # type: ignore[arg-type]
+                        t.counter,
                     )
                 )
         self.stats.samples += len(out)

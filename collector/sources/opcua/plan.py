@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from collector.config import OpcuaNodeConfig
+from collector.config import CounterConfig, OpcuaNodeConfig
 
 CONTEXT_FIELDS = ("subgroup", "lot", "serial")
 
@@ -28,6 +28,7 @@ class Target:
     subgroup: str | None = None
     lot: str | None = None
     serial: str | None = None
+    counter: CounterConfig | None = None
 
     @classmethod
     def from_config(cls, node: OpcuaNodeConfig) -> Target:
@@ -38,6 +39,7 @@ class Target:
             subgroup=node.subgroup_node_id,
             lot=node.lot_node_id,
             serial=node.serial_node_id,
+            counter=node.counter,
         )
 
     def context_nodes(self) -> list[str]:
