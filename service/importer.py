@@ -26,9 +26,10 @@ def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[st
         yield chunk
 
 
-def _http_sender(
-    url: str, token: str
+def http_sender(
+    url: str, token: str, *, path: str = "/api/v1/measurements", field: str = "measurements"
 ) -> tuple[Callable[[list[dict[str, Any]]], dict[str, Any]], Callable[[], None]]:
+    """Posts batches to a batch route of a running service (measurements, defects)."""
     import httpx
 
     client = httpx.Client(
@@ -39,7 +40,7 @@ def _http_sender(
 
     def send(records: list[dict[str, Any]]) -> dict[str, Any]:
         try:
-            response = client.post("/api/v1/measurements", json={"measurements": records})
+            response = client.post(path, json={field: records})
         except httpx.HTTPError as exc:
             raise RuntimeError(f"{url}: {exc}") from exc
         if response.status_code != 200:
@@ -89,7 +90,7 @@ def run_import(
 
     with file.open(encoding="utf-8-sig", newline="") as f:
         total = max(sum(1 for _ in f) - 1, 0)
-    send, close = _http_sender(url, token or "") if url else _db_sender(settings)
+    send, close = http_sender(url, token or "") if url else _db_sender(settings)
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     shown = 0
     console = Console(stderr=True)

@@ -26,28 +26,9 @@ class ImportReport:
 
 
 def http_sender(url: str, token: str) -> tuple[Sender, Callable[[], None]]:
-    import httpx
+    from service.importer import http_sender as batch_sender
 
-    client = httpx.Client(
-        base_url=url.rstrip("/"),
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=httpx.Timeout(120.0, connect=10.0),
-    )
-
-    def send(records: list[dict[str, Any]]) -> dict[str, Any]:
-        try:
-            response = client.post("/api/v1/defects", json={"defects": records})
-        except httpx.HTTPError as exc:
-            raise RuntimeError(f"{url}: {exc}") from exc
-        if response.status_code != 200:
-            try:
-                detail = response.json().get("detail")
-            except ValueError:
-                detail = response.text[:200]
-            raise RuntimeError(f"{url}: HTTP {response.status_code}: {detail}")
-        return response.json()  # type: ignore[no-any-return]
-
-    return send, client.close
+    return batch_sender(url, token, path="/api/v1/defects", field="defects")
 
 
 def db_sender(settings: Any, actor: str) -> tuple[Sender, Callable[[], None]]:

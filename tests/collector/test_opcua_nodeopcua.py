@@ -3,15 +3,14 @@
 tests/peers/opcua_server.js sets every variable v0000.. to k on tick k, so a reader that lost
 nothing reads 0, 1, 2, ... without gaps; `quality` cycles Good, Uncertain, Bad and `lot` is
 "LOT-<k div 10>", written just before the values with the same source timestamp. node-opcua is
-installed by `bash scripts/node-peers.sh` (`make test` runs it); with CI=true a missing Node.js
-or node_modules fails these tests instead of skipping them.
+installed by `bash scripts/node-peers.sh` (`make test` runs it); a missing Node.js
+or node_modules fails these tests, never skips them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import shutil
 import socket
 import subprocess
@@ -38,9 +37,7 @@ def _require_node() -> str:
     elif not (PEERS / "node_modules" / "node-opcua").is_dir():
         missing = "node-opcua is not installed in tests/peers (run `bash scripts/node-peers.sh`)"
     if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(missing)
-        pytest.skip(missing)
+        pytest.fail(missing)
     assert node is not None
     return node
 
