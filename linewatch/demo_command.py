@@ -93,7 +93,10 @@ def demo(
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Both, explicitly: a shell starts background jobs with SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored unless a handler is installed.
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         sup.run("db", "upgrade", "--database-url", db_url)
         admin = sup.run("token", "create", "--role", "admin", "--name", "demo-admin",
