@@ -18,6 +18,7 @@ from service.quality.routes.params import (
     Filter,
     From,
     OutputFormat,
+    RecordFilters,
     RecordId,
     To,
     batch,
@@ -122,15 +123,11 @@ def list_defects(
 def pareto(
     ctx: Ctx,
     user: Operator,
+    chosen: RecordFilters,
     by: ParetoBy = "defect_code",
     measure: queries.Measure = "count",
     from_: From = None,
     to: To = None,
-    site: Filter = None,
-    line: Filter = None,
-    product: Filter = None,
-    category: Filter = None,
-    disposition: Filter = None,
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="Items kept; rest in other")
     ] = None,
@@ -140,9 +137,7 @@ def pareto(
     q = queries.Query(
         window(from_, to),
         by=by,
-        filters=filters(
-            site=site, line=line, product=product, category=category, disposition=disposition
-        ),
+        filters=chosen,
     )
     with ctx.store.transaction(readonly=True) as tx:
         body = queries.pareto(tx, ctx.store.repo, q, measure, limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import HTTPException, Path, Query, status
+from fastapi import Depends, HTTPException, Path, Query, status
 
 from service.api.bodies import json_batch
 from service.api.errors import invalid
@@ -42,6 +42,22 @@ def window(start: datetime | None, end: datetime | None) -> Window:
 
 def filters(**values: list[str] | None) -> dict[str, list[str]]:
     return {name: list(v) for name, v in values.items() if v}
+
+
+def record_filters(
+    site: Filter = None,
+    line: Filter = None,
+    product: Filter = None,
+    category: Filter = None,
+    disposition: Filter = None,
+) -> dict[str, list[str]]:
+    """The five record filters that the Pareto and movers queries share."""
+    return filters(
+        site=site, line=line, product=product, category=category, disposition=disposition
+    )
+
+
+RecordFilters = Annotated[dict[str, list[str]], Depends(record_filters)]
 
 
 def require_cost_role(user: Principal, measure: str) -> None:

@@ -13,6 +13,7 @@ from service.quality.routes.params import (
     Filter,
     From,
     OutputFormat,
+    RecordFilters,
     To,
     filters,
     require_cost_role,
@@ -102,15 +103,11 @@ def quality_cost(
 def movers(
     ctx: Ctx,
     user: Operator,
+    chosen: RecordFilters,
     by: By = "defect_code",
     measure: queries.Measure = "cost",
     from_: From = None,
     to: To = None,
-    site: Filter = None,
-    line: Filter = None,
-    product: Filter = None,
-    category: Filter = None,
-    disposition: Filter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     format: OutputFormat = "json",
 ) -> Any:
@@ -118,9 +115,7 @@ def movers(
     q = queries.Query(
         window(from_, to),
         by=by,
-        filters=filters(
-            site=site, line=line, product=product, category=category, disposition=disposition
-        ),
+        filters=chosen,
     )
     with ctx.store.transaction(readonly=True) as tx:
         body = queries.movers(tx, ctx.store.repo, q, measure, limit)
