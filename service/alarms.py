@@ -115,6 +115,34 @@ class AlarmBook:
         events: list[dict[str, Any]] = []
         outbox: list[tuple[str, int, dict[str, Any]]] = []
         now = utcnow()
+        first: dict[tuple[int, str, str], Violation] = {}
+        for v in violations:
+            key = (v.characteristic_id, v.series, v.rule)
+            if key not in active and key not in first:
+                first[key] = v
+        opened = self.repo.insert_alarms(
+            tx, [(*key, v.limit_version, v.ts) for key, v in first.items()], now
+        )
+        self.repo.audit_many(
+            tx,
+            [
+                {
+                    "actor": "evaluator",
+                    "entity": "alarm",
+                    "entity_key": str(opened[key]),
+                    "action": "open",
+                    "at": now,
+                    "after": {
+                        "characteristic": chars[v.characteristic_id].key,
+                        "series": v.series,
+                        "rule": v.rule,
+                        "limit_version": v.limit_version,
+                        "ts": v.ts.isoformat(),
+                    },
+                }
+                for key, v in first.items()
+            ],
+        )
         for v in violations:
             key = (v.characteristic_id, v.series, v.rule)
             char = chars[v.characteristic_id]
@@ -125,25 +153,8 @@ class AlarmBook:
                 added, last = hits.get(alarm_id, (0, v.ts))
                 hits[alarm_id] = (added + 1, max(last, v.ts))
             else:
-                alarm_id = self.repo.insert_alarm(
-                    tx, v.characteristic_id, v.series, v.rule, v.limit_version, v.ts, now
-                )
+                alarm_id = opened[key]
                 count, state, event = 1, "open", "alarm.opened"
-                self.repo.audit(
-                    tx,
-                    actor="evaluator",
-                    entity="alarm",
-                    entity_key=str(alarm_id),
-                    action="open",
-                    at=now,
-                    after={
-                        "characteristic": char.key,
-                        "series": v.series,
-                        "rule": v.rule,
-                        "limit_version": v.limit_version,
-                        "ts": v.ts.isoformat(),
-                    },
-                )
             active[key] = (alarm_id, count, state)
             v.alarm_id = alarm_id
             payload = alarm_payload(

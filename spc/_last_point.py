@@ -15,65 +15,100 @@ from collections.abc import Callable, Sequence
 Window = Sequence[float]
 
 
+# Each check walks back from the newest point and stops at the first point that settles it:
+# on in-control data most rules are decided by one or two points. Plain loops rather than
+# all(<generator>): building the generator costs as much as the check.
+# ruff: noqa: SIM110
+
+
 def _same_side(z: Window, m: int) -> bool:
-    if len(z) < m:
+    count = len(z)
+    if count < m:
         return False
-    last = z[-m:]
-    return all(v > 0 for v in last) or all(v < 0 for v in last)
+    if z[-1] > 0:
+        for j in range(count - 2, count - m - 1, -1):
+            if not z[j] > 0:
+                return False
+        return True
+    if z[-1] < 0:
+        for j in range(count - 2, count - m - 1, -1):
+            if not z[j] < 0:
+                return False
+        return True
+    return False
 
 
 def _k_of_m(z: Window, k: int, m: int, level: float) -> bool:
-    if len(z) < m:
+    count = len(z)
+    if count < m:
         return False
     current = z[-1]
-    window = z[-m:]
     if current > level:
-        return sum(1 for v in window if v > level) >= k
+        return sum(1 for j in range(count - m, count) if z[j] > level) >= k
     if current < -level:
-        return sum(1 for v in window if v < -level) >= k
+        return sum(1 for j in range(count - m, count) if z[j] < -level) >= k
     return False
 
 
 def _trend(stat: Window) -> bool:
-    if len(stat) < 6:
+    """Five steps (six points) all rising or all falling; a tie or NaN breaks the trend."""
+    count = len(stat)
+    if count < 6:
         return False
-    s = stat[-6:]
-    first = s[1] - s[0]
-    if not (first > 0 or first < 0):
-        return False
-    rising = first > 0
-    for j in range(1, 5):
-        step = s[j + 1] - s[j]
-        if not (step > 0 if rising else step < 0):
-            return False
-    return True
+    last = stat[-1] - stat[-2]
+    if last > 0:
+        for j in range(count - 2, count - 6, -1):
+            if not stat[j] - stat[j - 1] > 0:
+                return False
+        return True
+    if last < 0:
+        for j in range(count - 2, count - 6, -1):
+            if not stat[j] - stat[j - 1] < 0:
+                return False
+        return True
+    return False
 
 
 def _alternating(stat: Window) -> bool:
-    if len(stat) < 14:
+    """13 differences (14 points), each nonzero and of the other sign than the one before."""
+    count = len(stat)
+    if count < 14:
         return False
-    s = stat[-14:]
-    previous = 0
-    for j in range(13):  # 13 differences, each nonzero and of the other sign than the last
-        step = s[j + 1] - s[j]
+    following = 0
+    for j in range(count - 1, count - 14, -1):
+        step = stat[j] - stat[j - 1]
         sign = 1 if step > 0 else -1 if step < 0 else 0
-        if sign == 0 or sign == previous:
+        if sign == 0 or sign == following:
             return False
-        previous = sign
+        following = sign
     return True
 
 
 def _within_1(z: Window) -> bool:
-    return len(z) >= 15 and all(abs(v) <= 1 for v in z[-15:])
+    count = len(z)
+    if count < 15:
+        return False
+    for j in range(count - 1, count - 16, -1):
+        if not abs(z[j]) <= 1:
+            return False
+    return True
 
 
 def _mixture(z: Window) -> bool:
-    if len(z) < 8:
+    """Eight points all beyond ±1, on both sides."""
+    count = len(z)
+    if count < 8:
         return False
-    window = z[-8:]
-    above = sum(1 for v in window if v > 1)
-    below = sum(1 for v in window if v < -1)
-    return above + below == 8 and above >= 1 and below >= 1
+    above = below = False
+    for j in range(count - 1, count - 9, -1):
+        v = z[j]
+        if v > 1:
+            above = True
+        elif v < -1:
+            below = True
+        else:
+            return False
+    return above and below
 
 
 _RULES: dict[str, Callable[[Window, Window], bool]] = {

@@ -32,6 +32,7 @@ from spc._common import RulesSpec, beyond_rules
 from spc._data import FloatArray, Subgroups, as_float_array, as_sizes
 from spc._ewma_cusum import CusumState, EwmaState, cusum_series, ewma_limits, ewma_series
 from spc._last_point import last_point_violations
+from spc._one_point import Parsed, dispersion_band, main_band, parse
 from spc._scale import beyond, control_limits, dispersion_scale, main_scale, zone_scores
 from spc.errors import InvalidArgumentError, InvalidDataError
 from spc.limits import DISPERSION_CHART, Limits
@@ -42,6 +43,10 @@ __all__ = ["Monitor", "PointResult"]
 _STATE_VERSION = 1
 _SUBGROUP_KINDS = frozenset({"xbar-r", "xbar-s"})
 _COUNT_KINDS = frozenset({"p", "np", "c", "u"})
+_UNSEEN = object()
+_PLAIN_UP_TO = 32
+"""Batches up to this size go point by point in plain floats: numpy's fixed cost per call
+(50 to 130 µs, more with Nelson's rules) is that of 10 to 30 plain points."""
 
 
 class PointResult(NamedTuple):
@@ -95,11 +100,12 @@ class Monitor:
         self._beyond_names = beyond_rules(self._names)
         self._kind = limits.chart
         self._i = 0
-        self._tail_z: FloatArray = np.empty(0)
-        self._tail_stat: FloatArray = np.empty(0)
+        self._tail_z: list[float] = []  # plain lists: the one-point path appends to them
+        self._tail_stat: list[float] = []
         self._last_value: float | None = None
         self._ewma = EwmaState.start(limits) if self._kind == "ewma" else None
         self._cusum = CusumState.start(limits) if self._kind == "cusum" else None
+        self._bands: dict[float, Any] = {}
 
     @property
     def limits(self) -> Limits:
@@ -123,6 +129,10 @@ class Monitor:
         batch = points if isinstance(points, Sequence | np.ndarray) else list(points)
         if len(batch) == 0:
             return []
+        if len(batch) <= _PLAIN_UP_TO and self._kind not in ("ewma", "cusum"):
+            plain = self._plain(batch)
+            if plain is not None:
+                return plain
         if self._kind in ("ewma", "cusum"):
             return self._smoothed(batch)
         stat, sizes, dispersion_stat, dispersion_sizes = self._parse(batch)
@@ -182,13 +192,13 @@ class Monitor:
         center, sigma = main_scale(limits, sizes)
         lcl, ucl = control_limits(limits.chart, center, sigma, limits.nsigmas, sizes)
         z = zone_scores(stat, center, sigma, limits.nsigmas)
-        all_z = np.concatenate([self._tail_z, z])
-        all_stat = np.concatenate([self._tail_stat, stat])
+        all_z = np.concatenate([np.array(self._tail_z, dtype=np.float64), z])
+        all_stat = np.concatenate([np.array(self._tail_stat, dtype=np.float64), stat])
         violations: list[list[str]]
         if count == 1:
             violations = [last_point_violations(all_z.tolist(), all_stat.tolist(), self._names)]
         else:
-            skip = self._tail_z.shape[0]
+            skip = len(self._tail_z)
             flags = evaluate_rules(all_z, all_stat, self._names)
             violations = violations_by_point({k: v[skip:] for k, v in flags.items()}, count)
         d_stat, d_lcl, d_ucl, d_violations = self._dispersion(
@@ -215,12 +225,81 @@ class Monitor:
             )
         )
         # Commit the state only once everything succeeded.
-        self._tail_z = all_z[-LOOKBACK:].copy()
-        self._tail_stat = all_stat[-LOOKBACK:].copy()
+        self._tail_z = all_z[-LOOKBACK:].tolist()
+        self._tail_stat = all_stat[-LOOKBACK:].tolist()
         if self._kind == "imr":
             self._last_value = float(stat[-1])
         self._i += count
         return results
+
+    def _plain(self, batch: Sequence[Any]) -> list[PointResult] | None:
+        """A few Shewhart points in plain floats (spc._one_point), or None when any of them
+        needs the vectorized path (which then judges the whole batch, or rejects it whole)."""
+        kind, subgroup_size, bands_of = self._kind, self._limits.subgroup_size, self._bands
+        if kind in ("np", "c") and len({type(p) in (tuple, list) for p in batch}) > 1:
+            return None  # bare counts mixed with (count, size): the vectorized path refuses it
+        prepared = []
+        for point in batch:
+            parsed = parse(kind, point, subgroup_size)
+            if parsed is None:
+                return None
+            bands = bands_of.get(parsed.n, _UNSEEN)
+            if bands is _UNSEEN:
+                bands = self._band_for(parsed.n)
+            if bands is None:
+                return None
+            prepared.append((parsed, bands))
+        return [self._one(parsed, bands) for parsed, bands in prepared]
+
+    def _one(self, parsed: Parsed, bands: Any) -> PointResult:
+        (center, lcl, ucl, unit), (d_lcl, d_ucl) = bands
+        stat, n = parsed.stat, parsed.n
+        z = (stat - center) / unit
+        all_z = [*self._tail_z, z]
+        all_stat = [*self._tail_stat, stat]
+        violations = last_point_violations(all_z, all_stat, self._names)
+        spread = parsed.spread
+        if self._kind == "imr":
+            if self._last_value is not None:
+                spread = abs(stat - self._last_value)
+            self._last_value = stat
+        if spread is None:
+            result = PointResult(self._i, n, stat, center, lcl, ucl, z, violations)
+        else:
+            beyond_limits = spread > d_ucl or spread < d_lcl
+            result = PointResult(
+                self._i,
+                n,
+                stat,
+                center,
+                lcl,
+                ucl,
+                z,
+                violations,
+                spread,
+                d_lcl,
+                d_ucl,
+                list(self._beyond_names) if beyond_limits else [],
+            )
+        self._tail_z = all_z[-LOOKBACK:]
+        self._tail_stat = all_stat[-LOOKBACK:]
+        self._i += 1
+        return result
+
+    def _band_for(self, n: float) -> Any:
+        """Limits of both charts for sample size n, kept per n (sizes repeat on a line)."""
+        limits = self._limits
+        band = main_band(limits, n)
+        bands: Any = None
+        if band is not None:
+            dispersion = (None, None)
+            if self._kind in DISPERSION_CHART:
+                dispersion = dispersion_band(limits, 2.0 if self._kind == "imr" else n)[1:]
+            bands = (band, dispersion)
+        if len(self._bands) >= 256:
+            self._bands.clear()
+        self._bands[n] = bands
+        return bands
 
     def _dispersion(
         self, stat: FloatArray | None, sizes: FloatArray, count: int
@@ -292,8 +371,8 @@ class Monitor:
             "limits": self._limits.to_dict(),
             "rules": self._rules_spec,
             "i": self._i,
-            "tail_z": [_encode(v) for v in self._tail_z.tolist()],
-            "tail_stat": [_encode(v) for v in self._tail_stat.tolist()],
+            "tail_z": [_encode(v) for v in self._tail_z],
+            "tail_stat": [_encode(v) for v in self._tail_stat],
             "last_value": self._last_value,
             "ewma": None
             if self._ewma is None
@@ -323,8 +402,8 @@ class Monitor:
         if len(tail_z) != len(tail_stat) or len(tail_z) > LOOKBACK or i < 0:
             raise InvalidArgumentError("inconsistent monitor state", argument="state")
         monitor._i = i
-        monitor._tail_z = np.array(tail_z, dtype=np.float64)
-        monitor._tail_stat = np.array(tail_stat, dtype=np.float64)
+        monitor._tail_z = tail_z
+        monitor._tail_stat = tail_stat
         monitor._last_value = None if last_value is None else float(last_value)
         if monitor._kind == "ewma" and ewma_state is not None:
             monitor._ewma = EwmaState(float(ewma_state["value"]), float(ewma_state["decay"]))

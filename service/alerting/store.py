@@ -281,6 +281,48 @@ def get_alarm(tx: Tx, alarm_id: int) -> dict[str, Any] | None:
     return row
 
 
+def get_alarms(tx: Tx, alarm_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """`get_alarm` of many alarms in one query (an outbox batch names hundreds)."""
+    found: dict[int, dict[str, Any]] = {}
+    ids = sorted(set(alarm_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = tx.fetchall(
+            f"SELECT * FROM alert_alarms WHERE alarm_id IN ({marks}) ORDER BY alarm_id"
+            + _for_update(tx),
+            chunk,
+        )
+        for row in rows:
+            for col in ("opened_at", "next_due_at", "updated_at"):
+                row[col] = tx.to_dt(row[col])
+            row["message"] = tx.load_json(row["message"])
+            found[int(row["alarm_id"])] = row
+    return found
+
+
+def characteristic_states(tx: Tx, characteristics: Sequence[str]) -> dict[str, str]:
+    """`characteristic_state` of many characteristics in one query."""
+    seen: dict[str, set[str]] = {c: set() for c in characteristics}
+    keys = sorted(seen)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for characteristic, state in tx.rows(
+            "SELECT DISTINCT characteristic, state FROM alert_alarms "
+            f"WHERE characteristic IN ({marks}) AND state <> 'closed'",
+            chunk,
+        ):
+            seen[characteristic].add(state)
+    return {c: _andon(states) for c, states in seen.items()}
+
+
+def _andon(states: set[str]) -> str:
+    if "open" in states:
+        return "alarm"
+    return "acknowledged" if "acknowledged" in states else "ok"
+
+
 def upsert_alarm(
     tx: Tx,
     *,
@@ -335,9 +377,7 @@ def characteristic_state(tx: Tx, characteristic: str) -> str:
             [characteristic],
         )
     }
-    if "open" in states:
-        return "alarm"
-    return "acknowledged" if "acknowledged" in states else "ok"
+    return _andon(states)
 
 
 def notifications_for_alarm(tx: Tx, alarm_id: int) -> list[dict[str, Any]]:

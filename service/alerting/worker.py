@@ -229,6 +229,7 @@ class AlertWorker:
         buckets: dict[str, BucketState] = {}
         batch = _Batch()
         send_now: list[dict[str, Any]] = []
+        readable: list[tuple[dict[str, Any], AlarmMessage]] = []
         for row in rows:
             try:
                 message = from_outbox(
@@ -241,6 +242,9 @@ class AlertWorker:
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("outbox row %s unreadable: %s", row["id"], exc)
                 continue
+            readable.append((row, message))
+        batch.prefetch(tx, [m for _, m in readable])
+        for row, message in readable:
             message = self._track_alarm(tx, message, row["created_at"], now, batch)
             stale = (now - row["created_at"]).total_seconds() > cfg.worker.max_event_age_s
             facts = AlarmFacts(
@@ -316,8 +320,11 @@ class AlertWorker:
             message=base.to_dict(),
             now=now,
         )
-        batch.states.pop(message.characteristic, None)
         batch.alarms.pop(message.alarm_id, None)
+        if state == "open":  # an open alarm makes the andon red whatever the others are
+            batch.states[message.characteristic] = "alarm"
+        else:
+            batch.states.pop(message.characteristic, None)
         return replace(message, state=batch.state(tx, message.characteristic))
 
     @staticmethod
@@ -591,6 +598,16 @@ class _Batch:
         self.digests: dict[tuple[str, str], dict[str, Any]] = {}
         self.states: dict[str, str] = {}
         self.alarms: dict[int, dict[str, Any] | None] = {}
+
+    def prefetch(self, tx: Tx, messages: list[AlarmMessage]) -> None:
+        """Read (and lock) the batch's alarms and andon states in two queries, not two per
+        event: a flood of hits would otherwise cost a round trip each."""
+        ids = [m.alarm_id for m in messages if m.alarm_id is not None]
+        found = store.get_alarms(tx, ids)
+        for alarm_id in ids:
+            self.alarms[alarm_id] = found.get(alarm_id)
+        wanted = [m.characteristic for m in messages if m.characteristic not in self.states]
+        self.states.update(store.characteristic_states(tx, wanted))
 
     def alarm(self, tx: Tx, alarm_id: int) -> dict[str, Any] | None:
         if alarm_id not in self.alarms:

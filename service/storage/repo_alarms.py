@@ -69,6 +69,40 @@ class AlarmRepository:
             [(n, tx.ts(ts), tx.ts(ts), alarm_id) for alarm_id, n, ts in hits],
         )
 
+    def insert_alarms(
+        self,
+        tx: Tx,
+        rows: Sequence[tuple[int, str, str, int | None, datetime]],
+        opened_at: datetime,
+    ) -> dict[tuple[int, str, str], int]:
+        """Open one alarm per (characteristic_id, series, rule, limit_version, ts), keys
+        distinct; their ids by (characteristic_id, series, rule). One statement on PostgreSQL,
+        in the given order (ids increase along it)."""
+        if tx.dialect != "postgresql":
+            return {
+                (cid, series, rule): self.insert_alarm(tx, cid, series, rule, lv, ts, opened_at)
+                for cid, series, rule, lv, ts in rows
+            }
+        if not rows:
+            return {}
+        found = tx.rows(
+            "INSERT INTO alarms (characteristic_id, series, rule, state, limit_version, "
+            "opened_at, first_ts, last_ts, hits) "
+            "SELECT c, s, r, 'open', v, ?, t, t, 1 FROM unnest("
+            "?::int8[], ?::text[], ?::text[], ?::int8[], ?::timestamptz[]) "
+            "WITH ORDINALITY AS u(c, s, r, v, t, o) ORDER BY o "
+            "RETURNING id, characteristic_id, series, rule",
+            [
+                opened_at,
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                [r[3] for r in rows],
+                [r[4] for r in rows],
+            ],
+        )
+        return {(int(c), series, rule): int(alarm_id) for alarm_id, c, series, rule in found}
+
     def insert_alarm(
         self,
         tx: Tx,

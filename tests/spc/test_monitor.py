@@ -197,3 +197,105 @@ def test_last_point_rules_match_evaluate_rules(z: list[float], stat: list[float]
     flags = evaluate_rules(z, stat, ALL_RULES)
     expected = [name for name in ALL_RULES if flags[name][-1]]
     assert last_point_violations(z, stat, ALL_RULES) == expected
+
+
+# One Shewhart point in plain floats (spc._one_point) must give the very same PointResult as the
+# vectorized path, bit for bit, on any limits. numpy scalars and arrays take the vectorized path.
+def _vectorized(point: Any) -> Any:
+    return (
+        np.asarray(point, dtype=np.float64)
+        if isinstance(point, list | tuple)
+        else np.float64(point)
+    )
+
+
+POSITIVE = st.floats(1e-3, 1e3, allow_nan=False, allow_infinity=False)
+REAL = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def limits_and_points(draw: st.DrawFn) -> tuple[Limits, list[Any]]:
+    kind = draw(st.sampled_from(["imr", "xbar-r", "xbar-s", "p", "np", "c", "u"]))
+    nsigmas = draw(st.sampled_from([3.0, 2.0, 2.5]) | st.floats(1.0, 4.0))
+    spread = draw(st.none() | POSITIVE) if kind in ("imr", "xbar-r", "xbar-s") else None
+    length = draw(st.integers(1, 30))
+    if kind in ("imr", "xbar-r", "xbar-s"):
+        center, sigma = draw(REAL), draw(POSITIVE)
+        limits = Limits(
+            kind,
+            center=center,
+            sigma=sigma,
+            nsigmas=nsigmas,
+            dispersion_center=spread,
+            subgroup_size=None if kind == "imr" else 4,
+        )
+        near = st.floats(center - 5 * sigma, center + 5 * sigma, allow_nan=False) | GRID
+        if kind == "imr":
+            return limits, draw(st.lists(near, min_size=length, max_size=length))
+        groups = st.lists(near, min_size=2, max_size=8)
+        return limits, draw(st.lists(groups, min_size=length, max_size=length))
+    size = draw(st.integers(1, 50))
+    if kind == "p":
+        p_bar = draw(st.floats(0.001, 0.999))
+        limits = Limits(
+            "p",
+            center=p_bar,
+            sigma=math.sqrt(p_bar * (1 - p_bar)),
+            nsigmas=nsigmas,
+            subgroup_size=size,
+        )
+    elif kind == "np":
+        p_bar = draw(st.floats(0.001, 0.999))
+        limits = Limits(
+            "np",
+            center=size * p_bar,
+            sigma=math.sqrt(size * p_bar * (1 - p_bar)),
+            nsigmas=nsigmas,
+            subgroup_size=size,
+        )
+    else:
+        center = draw(POSITIVE)
+        limits = Limits(
+            kind,
+            center=center,
+            sigma=math.sqrt(center),
+            nsigmas=nsigmas,
+            subgroup_size=size if kind == "u" else None,
+        )
+    points: list[Any] = []
+    bare = kind in ("np", "c") and draw(st.booleans())
+    for _ in range(length):
+        n = draw(st.integers(1, 60)) if kind != "u" else draw(st.integers(1, 40)) / 4
+        top = (size if bare else int(n)) if kind in ("p", "np") else 40
+        count = draw(st.integers(0, top))
+        points.append(count if bare else (count, n))
+    return limits, points
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=limits_and_points(), rules=st.sampled_from(["nelson", "western-electric"]))
+def test_one_point_path_equals_the_vectorized_path(
+    case: tuple[Limits, list[Any]], rules: str
+) -> None:
+    limits, points = case
+    plain, vectorized = Monitor(limits, rules), Monitor(limits, rules)
+    for point in points[:10]:
+        assert plain.update(point) == vectorized.update(_vectorized(point))
+    rest = points[10:]  # a small batch goes point by point too
+    assert plain.update_many(rest) == vectorized.update_many([_vectorized(p) for p in rest])
+    assert plain.state_dict() == vectorized.state_dict()
+
+
+def test_the_one_point_path_leaves_bad_input_to_the_vectorized_checks() -> None:
+    with pytest.raises(spc.InvalidDataError, match="NaN or infinite"):
+        Monitor(LIMITS["imr"]).update(math.nan)
+    with pytest.raises(spc.InvalidDataError, match="larger than its sample size"):
+        Monitor(LIMITS["p"]).update((9, 8))
+    with pytest.raises(spc.InvalidDataError, match="at least 2 values"):
+        Monitor(LIMITS["xbar-r"]).update([1.0])
+    with pytest.raises(spc.InvalidDataError, match="whole numbers"):
+        Monitor(LIMITS["np"]).update((1, 2.5))
+    monitor = Monitor(LIMITS["c"])
+    with pytest.raises(spc.InvalidDataError):
+        monitor.update_many([1, (2, 1), 3.0])  # bare counts and pairs do not mix in one batch
+    assert monitor.count == 0
