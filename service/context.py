@@ -7,6 +7,7 @@ the `Store` (database + repository), the settings, the alarm hooks list and the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +58,21 @@ class Linewatch:
         self.metrics.watch_open_alarms(self._open_alarms)
         self.metrics.stream_clients.set_function(lambda: float(self.broker.count()))
 
-    def ingest(self, records: list[Any]) -> IngestResult:
+    def ingest_body(self, parse: Callable[[], list[Any]]) -> IngestResult:
+        """`ingest` of a request body still to be parsed: the request announces itself first,
+        so that a group commit leader can wait for it (`service.group_commit`)."""
+        committer = self.ingest_service.committer
+        committer.announce()
+        try:
+            records = parse()
+        except BaseException:
+            committer.withdraw()
+            raise
+        return self.ingest(records, announced=True)
+
+    def ingest(self, records: list[Any], *, announced: bool = False) -> IngestResult:
         started = time.perf_counter()
-        result = self.ingest_service.ingest(records)
+        result = self.ingest_service.ingest(records, announced=announced)
         elapsed = time.perf_counter() - started
         m = self.metrics
         m.measurements.labels("accepted").inc(result.accepted)
@@ -79,9 +92,9 @@ class Linewatch:
             return
         with self.store.transaction() as tx:
             cids = [s.characteristic_id for s in states]
-            from service.evaluation.engine import LOCK_NAMESPACE
+            from service.evaluation.engine import lock_characteristics
 
-            tx.lock_keys(LOCK_NAMESPACE, cids)
+            lock_characteristics(tx, cids)
             heads = repo.heads(tx, cids)
             fresh = [
                 (s.characteristic_id, s.head_id, s.snapshot())

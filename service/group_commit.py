@@ -6,7 +6,9 @@ collectors post at once, their batches are merged: the first waiting request bec
 leader, takes everything queued (up to `max_items` records), runs it as one transaction and
 hands each request its own answer; then the next waiting request leads. A lone request pays
 nothing extra, and under load the batches, and with them the evaluation, grow by themselves.
-Per-characteristic arrival order is the order requests entered the queue. If a merged group
+A leader also waits up to `linger` (25 ms) for requests that announced themselves and are
+still parsing, so that groups stay even under steady load. Per-characteristic arrival order is
+the order requests entered the queue. If a merged group
 fails, its batches are retried one by one, so one bad batch never fails the others.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,23 +45,41 @@ class GroupCommitter(Generic[T, R]):
         *,
         size_of: Callable[[T], int] = lambda item: 1,
         max_items: int = 200_000,
+        linger: float = 0.025,
     ) -> None:
         self._process = process
         self._size_of = size_of
         self._max = max_items
+        self._linger = linger
         self._queue: deque[_Ticket[T]] = deque()
         self._cv = threading.Condition()
         self._leading = False
+        self._arriving = 0
 
-    def submit(self, item: T) -> R:
+    def announce(self) -> None:
+        """A request will submit soon (it is still parsing): a leader may wait for it."""
+        with self._cv:
+            self._arriving += 1
+
+    def withdraw(self) -> None:
+        """An announced request will not submit after all."""
+        with self._cv:
+            self._arriving -= 1
+            self._cv.notify_all()
+
+    def submit(self, item: T, *, announced: bool = False) -> R:
         ticket = _Ticket(item, self._size_of(item))
         with self._cv:
             self._queue.append(ticket)
+            if announced:
+                self._arriving -= 1
+                self._cv.notify_all()
             while not ticket.done:
                 if self._leading:
                     self._cv.wait()
                     continue
                 self._leading = True
+                self._gather()
                 group = self._take()
                 self._cv.release()
                 try:
@@ -70,6 +91,17 @@ class GroupCommitter(Generic[T, R]):
         if ticket.error is not None:
             raise ticket.error
         return ticket.result  # type: ignore[no-any-return]
+
+    def _gather(self) -> None:
+        """Wait (briefly) for announced requests before taking the queue: otherwise a batch
+        that arrives just after a large group was taken runs alone, and groups alternate
+        between large and tiny ones, each paying a transaction's fixed cost."""
+        deadline = time.monotonic() + self._linger
+        while self._arriving > 0 and sum(t.size for t in self._queue) < self._max:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cv.wait(left)
 
     def _take(self) -> list[_Ticket[T]]:
         group = [self._queue.popleft()]

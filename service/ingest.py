@@ -29,7 +29,7 @@ from typing import Any
 
 from service.alarms import AlarmBook
 from service.domain import ATTRIBUTE_CHARTS, Characteristic, LimitVersion, Measurement
-from service.evaluation.engine import LOCK_NAMESPACE, EvaluatedPoint, Evaluator
+from service.evaluation.engine import EvaluatedPoint, Evaluator, Outcome, lock_characteristics
 from service.group_commit import GroupCommitter
 from service.storage.repository import Store
 
@@ -68,6 +68,13 @@ def _text(record: dict[str, Any], name: str) -> str | None:
 
 
 def parse_ts(raw: Any, now: datetime, skew: timedelta, naive: str) -> datetime:
+    if type(raw) is str:  # the common case: an ISO string in UTC, before the horizon
+        try:
+            ts = datetime.fromisoformat(raw)
+        except ValueError:
+            ts = None
+        if ts is not None and ts.tzinfo is UTC and ts <= now + skew:
+            return ts
     if not isinstance(raw, str):
         raise Rejected(
             "ts is required: an ISO 8601 timestamp with a time zone"
@@ -170,9 +177,9 @@ def validate_records(
                 char.id,
                 ts,
                 value,
-                _text(record, "subgroup"),
-                _text(record, "lot"),
-                _text(record, "serial"),
+                _text(record, "subgroup") if "subgroup" in record else None,
+                _text(record, "lot") if "lot" in record else None,
+                _text(record, "serial") if "serial" in record else None,
                 source,
                 seq,
                 None if quality == "good" else quality,
@@ -284,27 +291,37 @@ class IngestService:
             max_items=max(settings.max_batch, 1),
         )
 
-    def ingest(self, records: Sequence[Any]) -> IngestResult:
-        keys = {
-            r["characteristic"]
-            for r in records
-            if isinstance(r, dict) and isinstance(r.get("characteristic"), str)
-        }
-        chars_by_key = self.chars.resolve(keys)
-        accepted, rejected, duplicates = validate_records(
-            records,
-            chars_by_key.get,
-            now=datetime.now(UTC),
-            skew=timedelta(seconds=self.settings.max_future_skew_seconds),
-            naive=self.settings.naive_timestamps,
-        )
-        result = IngestResult(0, duplicates, rejected)
-        if accepted:
-            chars = {c.id: c for c in chars_by_key.values()}
-            stored, dup, violations = self.committer.submit((accepted, chars))
-            result.accepted, result.violations = stored, violations
-            result.duplicates += dup
-        return result
+    def ingest(self, records: Sequence[Any], *, announced: bool = False) -> IngestResult:
+        """`announced`: the caller has called `committer.announce()` for this request (see
+        `service.group_commit`); it is withdrawn here when nothing gets submitted."""
+        submitted = False
+        try:
+            keys = {
+                r["characteristic"]
+                for r in records
+                if isinstance(r, dict) and isinstance(r.get("characteristic"), str)
+            }
+            chars_by_key = self.chars.resolve(keys)
+            accepted, rejected, duplicates = validate_records(
+                records,
+                chars_by_key.get,
+                now=datetime.now(UTC),
+                skew=timedelta(seconds=self.settings.max_future_skew_seconds),
+                naive=self.settings.naive_timestamps,
+            )
+            result = IngestResult(0, duplicates, rejected)
+            if accepted:
+                chars = {c.id: c for c in chars_by_key.values()}
+                submitted = True
+                stored, dup, violations = self.committer.submit(
+                    (accepted, chars), announced=announced
+                )
+                result.accepted, result.violations = stored, violations
+                result.duplicates += dup
+            return result
+        finally:
+            if announced and not submitted:
+                self.committer.withdraw()
 
     def _store_group(
         self, group: Sequence[tuple[list[Measurement], dict[int, Characteristic]]]
@@ -342,15 +359,19 @@ class IngestService:
         started = time.perf_counter()
         try:
             with store.transaction() as tx:
-                tx.lock_keys(LOCK_NAMESPACE, cids)
+                lock_characteristics(tx, cids)
                 fresh = self._drop_stored(tx, batch)
                 if not fresh:
                     return [], []
                 ids = repo.allocate_measurement_ids(tx, len(fresh))
                 for m, mid in zip(fresh, ids, strict=True):
                     m.id = mid
-                outcome = self.evaluator.evaluate(tx, fresh, chars, want_points=want_points)
-                repo.insert_measurements(tx, fresh)
+                plan = self.evaluator.prepare(tx, fresh, chars, want_points=want_points)
+                judged: list[Outcome] = []
+                repo.insert_measurements(
+                    tx, fresh, meanwhile=lambda: judged.append(self.evaluator.judge(plan))
+                )
+                (outcome,) = judged
                 events: list[dict[str, Any]] = []
                 if outcome.violations:
                     limits = {

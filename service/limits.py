@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from service.domain import ATTRIBUTE_CHARTS, SUBGROUP_CHARTS, Characteristic, LimitVersion
-from service.evaluation.engine import LOCK_NAMESPACE
+from service.evaluation.engine import lock_characteristics
 from service.evaluation.former import Subgroup, form_offline
 from service.storage.db import Tx, utcnow
 from service.storage.repository import Repository
@@ -305,7 +305,7 @@ def approve(
     auto: bool = False,
 ) -> LimitVersion:
     """Make `version` current: evaluation restarts from the next measurement."""
-    tx.lock_keys(LOCK_NAMESPACE, [char.id])
+    lock_characteristics(tx, [char.id])
     previous = repo.current_version_number(tx, char.id)
     start_after = repo.max_measurement_id(tx, char.id)
     repo.insert_approval(tx, char.id, version.version, actor, utcnow(), reason, start_after)

@@ -2,10 +2,12 @@
 
 A monitor keeps only a bounded tail: the last `rules.LOOKBACK` zone scores and statistics (every
 run rule looks at most that far back), the last individual value (for the moving range), and the
-EWMA or CUSUM state. It reuses the batch code on each micro-batch, so after any sequence of
-`update` / `update_many` calls its results equal the batch chart's on the same series with the
-same `Limits` (tests/spc/test_monitor.py checks every prefix). Its state is a small JSON-able dict:
-a restarted service picks up a run of seven points and flags the eighth.
+EWMA or CUSUM state. Micro-batches reuse the batch code; single points and small batches of
+Shewhart points go through the same arithmetic in plain floats (`spc._one_point`, bit for bit
+the same), so after any sequence of `update` / `update_many` calls its results equal the batch
+chart's on the same series with the same `Limits` (tests/spc/test_monitor.py checks every
+prefix). Its state is a small JSON-able dict: a restarted service picks up a run of seven
+points and flags the eighth.
 
 Limits stay frozen: unlike river's detectors, nothing re-baselines after an alarm; new limits
 come from a recalculation someone approves (a new `Monitor`).
@@ -232,7 +234,7 @@ class Monitor:
         self._i += count
         return results
 
-    def _plain(self, batch: Sequence[Any]) -> list[PointResult] | None:
+    def _plain(self, batch: Sequence[Any] | np.ndarray) -> list[PointResult] | None:
         """A few Shewhart points in plain floats (spc._one_point), or None when any of them
         needs the vectorized path (which then judges the whole batch, or rejects it whole)."""
         kind, subgroup_size, bands_of = self._kind, self._limits.subgroup_size, self._bands
@@ -292,7 +294,7 @@ class Monitor:
         band = main_band(limits, n)
         bands: Any = None
         if band is not None:
-            dispersion = (None, None)
+            dispersion: tuple[float | None, float | None] = (None, None)
             if self._kind in DISPERSION_CHART:
                 dispersion = dispersion_band(limits, 2.0 if self._kind == "imr" else n)[1:]
             bands = (band, dispersion)

@@ -7,7 +7,7 @@ lease; record an attempt with its outcome).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -350,6 +350,49 @@ def upsert_alarm(
             "updated_at": tx.ts(now),
         },
         key=["alarm_id"],
+    )
+
+
+_ALARM_COLUMNS = (
+    "alarm_id",
+    "characteristic",
+    "state",
+    "policy",
+    "opened_at",
+    "levels_done",
+    "next_due_at",
+    "message",
+    "updated_at",
+)
+
+
+def upsert_alarms(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
+    """`upsert_alarm` of many alarms in one `executemany` (pipelined on PostgreSQL): the
+    consumer writes a batch's alarms at once instead of one round trip per event.
+
+    `rows` have `get_alarm`'s shape (datetimes, `message` a dict); one row per alarm_id.
+    """
+    if not rows:
+        return
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _ALARM_COLUMNS[1:])
+    tx.executemany(
+        f"INSERT INTO alert_alarms ({', '.join(_ALARM_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in _ALARM_COLUMNS)}) "
+        f"ON CONFLICT (alarm_id) DO UPDATE SET {updates}",
+        [
+            (
+                r["alarm_id"],
+                r["characteristic"],
+                r["state"],
+                r["policy"],
+                tx.ts(r["opened_at"]),
+                r["levels_done"],
+                tx.ts(r["next_due_at"]),
+                tx.dump_json(r["message"]),
+                tx.ts(r["updated_at"]),
+            )
+            for r in rows
+        ],
     )
 
 

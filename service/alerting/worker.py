@@ -89,6 +89,8 @@ class AlertWorker:
         self.rng = rng
         self.worker_id = worker_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self._outbox = AlarmRepository()
+        # Called inside the consume transaction while alarm writes are still pending in
+        # `_Batch`: it must not read alert_alarms (recent_statistics reads measurements).
         self._recent = recent_points if recent_points is not None else recent_statistics
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -265,6 +267,7 @@ class AlertWorker:
                     send_now += self._emit(
                         tx, route, message, row["id"], now, lease_until, stale, batch
                     )
+        batch.flush(tx)
         for name, state in buckets.items():
             store.save_bucket(tx, name, state)
         for digest in batch.digests.values():
@@ -279,6 +282,8 @@ class AlertWorker:
 
         Escalation counts from when the alarm was raised (the outbox row's commit time), not
         from the measurement's timestamp, which a buffering collector may deliver hours late.
+        The alarm's write waits in `batch` (flushed with the others before `alert_alarms` is
+        queried): a burst of openings costs one round trip, not one each.
         """
         if message.alarm_id is None:
             return message
@@ -308,19 +313,19 @@ class AlertWorker:
             base = message if message.event == "alarm.opened" else _merge(current, message)
         if state != "open":
             due = None
-        store.upsert_alarm(
-            tx,
-            alarm_id=message.alarm_id,
-            characteristic=message.characteristic,
-            state=state,
-            policy=policy_name,
-            opened_at=opened_at,
-            levels_done=levels_done,
-            next_due_at=due,
-            message=base.to_dict(),
-            now=now,
+        batch.put_alarm(
+            {
+                "alarm_id": message.alarm_id,
+                "characteristic": message.characteristic,
+                "state": state,
+                "policy": policy_name,
+                "opened_at": opened_at,
+                "levels_done": levels_done,
+                "next_due_at": due,
+                "message": base.to_dict(),
+                "updated_at": now,
+            }
         )
-        batch.alarms.pop(message.alarm_id, None)
         if state == "open":  # an open alarm makes the andon red whatever the others are
             batch.states[message.characteristic] = "alarm"
         else:
@@ -592,12 +597,18 @@ class AlertWorker:
 
 class _Batch:
     """Per-transaction caches of one outbox batch: digest accumulators (read and locked once,
-    written once) and characteristic states (re-read only after an alarm changed)."""
+    written once), characteristic states (re-read only after an alarm changed) and alarm rows,
+    whose writes are deferred and flushed together (one round trip, not one per event).
+
+    Pending alarm writes must reach the database before anything reads `alert_alarms` beyond
+    the rows cached here: `state` flushes before it queries, `_consume` before it finishes.
+    """
 
     def __init__(self) -> None:
         self.digests: dict[tuple[str, str], dict[str, Any]] = {}
         self.states: dict[str, str] = {}
         self.alarms: dict[int, dict[str, Any] | None] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
 
     def prefetch(self, tx: Tx, messages: list[AlarmMessage]) -> None:
         """Read (and lock) the batch's alarms and andon states in two queries, not two per
@@ -610,9 +621,29 @@ class _Batch:
         self.states.update(store.characteristic_states(tx, wanted))
 
     def alarm(self, tx: Tx, alarm_id: int) -> dict[str, Any] | None:
+        """The alarm as this batch left it: its pending write, else the row read (a read of
+        one alarm_id sees nothing of the other alarms' pending writes, so needs no flush)."""
+        pending = self.pending.get(alarm_id)
+        if pending is not None:
+            return pending
         if alarm_id not in self.alarms:
             self.alarms[alarm_id] = store.get_alarm(tx, alarm_id)
         return self.alarms[alarm_id]
+
+    def put_alarm(self, row: dict[str, Any]) -> None:
+        """Defer an alarm's upsert (`get_alarm`'s row shape); a later one of the same alarm
+        replaces it, as the later UPDATE would have."""
+        self.pending[int(row["alarm_id"])] = row
+
+    def flush(self, tx: Tx) -> None:
+        """Write the pending alarms in one `executemany`, in alarm_id order (concurrent
+        workers on PostgreSQL lock the rows in one order); they stay cached as written."""
+        if not self.pending:
+            return
+        rows = [self.pending[k] for k in sorted(self.pending)]
+        store.upsert_alarms(tx, rows)
+        self.alarms.update(self.pending)
+        self.pending.clear()
 
     def digest(self, tx: Tx, route: str, characteristic: str) -> dict[str, Any]:
         key = (route, characteristic)
@@ -622,6 +653,7 @@ class _Batch:
 
     def state(self, tx: Tx, characteristic: str) -> str:
         if characteristic not in self.states:
+            self.flush(tx)  # the andon state is read over all the characteristic's alarms
             self.states[characteristic] = store.characteristic_state(tx, characteristic)
         return self.states[characteristic]
 

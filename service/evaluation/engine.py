@@ -1,9 +1,10 @@
 """Evaluation of accepted measurements, in arrival order, by one `spc.Monitor` per characteristic.
 
-Ownership and order. The ingest transaction first takes a lock per characteristic it touches
-(a PostgreSQL advisory lock keyed by characteristic id, ARCHITECTURE "Scaling"; on SQLite the
-single write transaction) and only then allocates measurement ids. Hence, per characteristic,
-ids grow in commit order, and "arrival order" is simply id order, across replicas too.
+Ownership and order. The ingest transaction first takes the locks of the characteristics it
+touches (PostgreSQL advisory locks, one per stripe of characteristic ids, ARCHITECTURE
+"Scaling"; on SQLite the single write transaction) and only then allocates measurement ids.
+Hence, per characteristic, ids grow in commit order, and "arrival order" is simply id order,
+across replicas too.
 
 State that survives a restart. ``monitor_state`` holds per characteristic the limit version
 being judged against, ``head_id`` (the last measurement evaluated, updated in every ingest
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,17 @@ from service.storage.repository import Repository
 log = logging.getLogger("linewatch.evaluation")
 
 LOCK_NAMESPACE = 0x4C570001
+LOCK_STRIPES = 64
+"""Characteristics share 64 advisory locks (id modulo 64): a batch over a thousand
+characteristics takes 64 locks, not a thousand (each costs PostgreSQL a lock-table entry),
+and two writers still never judge one characteristic at once."""
+
+
+def lock_characteristics(tx: Tx, characteristic_ids: Iterable[int]) -> None:
+    """Evaluation ownership of these characteristics until the transaction ends."""
+    tx.lock_keys(LOCK_NAMESPACE, sorted({cid % LOCK_STRIPES for cid in characteristic_ids}))
+
+
 DISPERSION = "dispersion:"  # advisory lock namespace: evaluation ownership per characteristic
 
 
@@ -158,14 +170,6 @@ class Evaluator:
         self._remember(state)
         return state
 
-    def _is_fresh(self, cid: int, head: Head) -> bool:
-        cached = self._cached(cid)
-        return (
-            cached is not None
-            and cached.limit_version == head.limit_version
-            and cached.head_id == head.head_id
-        )
-
     def _prefetch(self, tx: Tx, cids: list[int]) -> dict[int, tuple[Head, LimitVersion | None]]:
         """Load the states and limits of many characteristics in two queries (a cold start
         touches a thousand at once)."""
@@ -244,17 +248,50 @@ class Evaluator:
 
         The caller holds the characteristic locks and has assigned ids in arrival order.
         """
+        return self.judge(self.prepare(tx, batch, chars, want_points=want_points))
+
+    def prepare(
+        self,
+        tx: Tx,
+        batch: Sequence[Measurement],
+        chars: dict[int, Characteristic],
+        *,
+        want_points: bool = False,
+    ) -> Plan:
+        """The database half of `evaluate`: load the monitors and number every measurement
+        (limit_version, point_no), so that the rows can be stored before they are judged."""
         outcome = Outcome()
+        plan = Plan(outcome, want_points)
         groups: dict[int, list[Measurement]] = {}
         for m in batch:
-            groups.setdefault(m.characteristic_id, []).append(m)
+            group = groups.get(m.characteristic_id)
+            if group is None:
+                groups[m.characteristic_id] = [m]
+            else:
+                group.append(m)
         heads = self.repo.heads(tx, list(groups))
-        stale = [cid for cid in groups if cid in heads and not self._is_fresh(cid, heads[cid])]
+        fresh: dict[int, CharState] = {}
+        with self._lock:  # one pass over the cache for the whole batch
+            cache = self._cache
+            for cid in groups:
+                cached = cache.get(cid)
+                head = heads.get(cid)
+                if (
+                    cached is not None
+                    and head is not None
+                    and cached.limit_version == head.limit_version
+                    and cached.head_id == head.head_id
+                ):
+                    cache.move_to_end(cid)
+                    fresh[cid] = cached
+        stale = [cid for cid in groups if cid in heads and cid not in fresh]
         prefetched = self._prefetch(tx, stale) if len(stale) > 1 else {}
         for cid, group in groups.items():
             char = chars[cid]
-            head = heads.get(cid) or Head(cid, None, 0, 0)
-            state = self.state_for(tx, char, head, prefetched.get(cid))
+            state = fresh.get(cid)
+            if state is None:
+                head = heads.get(cid) or Head(cid, None, 0, 0)
+                state = self.state_for(tx, char, head, prefetched.get(cid))
             if state.limit_version is None:
                 outcome.unevaluated[cid] = len(group)
                 if want_points:
@@ -263,100 +300,133 @@ class Evaluator:
                         for m in group
                     )
                 continue
-            self._run(char, state, group, outcome, want_points)
-            state.head_id = group[-1].id
-            outcome.heads.append((cid, state.head_id))
+            plan.work.append((char, state, _number(char, state, group), len(group), group[-1].id))
+        return plan
+
+    def judge(self, plan: Plan) -> Outcome:
+        """The monitors' half of `evaluate`: plain Python, no database, so it can run while
+        the rows stream into PostgreSQL."""
+        outcome, want_points = plan.outcome, plan.want_points
+        for char, state, points, count, last_id in plan.work:
+            assert state.limits is not None
+            version = state.limits.version
+            if points:
+                # One call per characteristic and batch: spc's per-call cost dominates.
+                results = state.monitor.update_many([p[1] for p in points])
+                for (at, _), result in zip(points, results, strict=True):
+                    if want_points or result.violations or result.dispersion_violations:
+                        _judged(char.id, version, *at, result, outcome, want_points)
+            state.since_checkpoint += count
+            state.head_id = last_id
+            outcome.heads.append((char.id, last_id))
             if state.since_checkpoint >= self.checkpoint_every:
-                outcome.checkpoints.append((cid, state.head_id, state.snapshot()))
-                state.checkpoint_id = state.head_id
+                outcome.checkpoints.append((char.id, last_id, state.snapshot()))
+                state.checkpoint_id = last_id
                 state.since_checkpoint = 0
         return outcome
 
-    def _run(
-        self,
-        char: Characteristic,
-        state: CharState,
-        group: Sequence[Measurement],
-        outcome: Outcome,
-        want_points: bool,
-    ) -> None:
-        assert state.former is not None and state.limits is not None
-        former, monitor, version = state.former, state.monitor, state.limits.version
-        chart = char.chart
-        size = int(char.subgroup_size)
-        add = former.add
-        completed: list[Subgroup] = []
+
+Point = tuple[tuple[int, int, datetime, float | None], Any]
+"""((point_no, last measurement id, its ts, its value if the point is one value), the point
+as `spc.Monitor` takes it)."""
+
+
+@dataclass
+class Plan:
+    """What `Evaluator.prepare` leaves for `Evaluator.judge`."""
+
+    outcome: Outcome
+    want_points: bool
+    work: list[tuple[Characteristic, CharState, list[Point], int, int]] = field(
+        default_factory=list
+    )
+
+
+def _number(char: Characteristic, state: CharState, group: Sequence[Measurement]) -> list[Point]:
+    """Set limit_version and point_no of each measurement; the chart points it completes."""
+    assert state.former is not None and state.limits is not None
+    former, version = state.former, state.limits.version
+    points: list[Point] = []
+    if not former.grouped:  # one measurement, one point: no subgroup objects
+        pair = char.chart in ("p", "np", "u")
+        size = float(int(char.subgroup_size))
+        point_no = former.point_no
         for m in group:
             m.limit_version = version
             if m.quality == "bad":
                 continue
-            point_no, done = add(m.id, m.ts, m.value, m.subgroup)
             m.point_no = point_no
-            if done:
-                completed.extend(done)
-        if not completed:
-            state.since_checkpoint += len(group)
-            return
-        # One vectorized call per characteristic and batch: spc's per-call cost dominates.
-        results = monitor.update_many([monitor_point(chart, size, sg) for sg in completed])
-        violations = outcome.violations
-        for sg, result in zip(completed, results, strict=True):
-            if result.violations:
-                for rule in result.violations:
-                    violations.append(
-                        Violation(
-                            char.id,
-                            sg.last_id,
-                            sg.last_ts,
-                            version,
-                            sg.point_no,
-                            "stat",
-                            rule,
-                            _f(result.stat),
-                        )
-                    )
-                outcome.payload[(char.id, sg.point_no, "stat")] = {
-                    "value": sg.values[-1] if len(sg.values) == 1 else None,
-                    "stat": _f(result.stat),
-                    "lcl": _f(result.lcl),
-                    "ucl": _f(result.ucl),
-                }
-            dispersion = result.dispersion_violations
-            if dispersion:
-                dstat = _f(result.dispersion_stat)
-                for rule in dispersion:
-                    violations.append(
-                        Violation(
-                            char.id,
-                            sg.last_id,
-                            sg.last_ts,
-                            version,
-                            sg.point_no,
-                            "dispersion",
-                            rule,
-                            dstat,
-                        )
-                    )
-                outcome.payload[(char.id, sg.point_no, "dispersion")] = {
-                    "value": None,
-                    "stat": dstat,
-                    "lcl": _f(result.dispersion_lcl),
-                    "ucl": _f(result.dispersion_ucl),
-                }
-            if want_points:
-                outcome.points.append(
-                    EvaluatedPoint(
-                        char.id,
-                        version,
-                        sg.point_no,
-                        sg.last_ts,
-                        _f(result.stat),
-                        _f(result.lcl),
-                        _f(result.ucl),
-                        list(result.violations) + [f"{DISPERSION}{d}" for d in dispersion],
-                    )
-                )
-        state.since_checkpoint += len(group)
+            value = m.value
+            points.append(((point_no, m.id, m.ts, value), (value, size) if pair else value))
+            point_no += 1
+        former.point_no = point_no
+        return points
+    chart, size = char.chart, int(char.subgroup_size)
+    for m in group:
+        m.limit_version = version
+        if m.quality == "bad":
+            continue
+        point_no, done = former.add(m.id, m.ts, m.value, m.subgroup)
+        m.point_no = point_no
+        for sg in done:
+            value = sg.values[-1] if len(sg.values) == 1 else None
+            points.append(
+                ((sg.point_no, sg.last_id, sg.last_ts, value), monitor_point(chart, size, sg))
+            )
+    return points
+
+
+def _judged(
+    cid: int,
+    version: int,
+    point_no: int,
+    last_id: int,
+    last_ts: datetime,
+    value: float | None,
+    result: Any,
+    outcome: Outcome,
+    want_points: bool,
+) -> None:
+    """The violations (and the live point) of one judged chart point."""
+    violations = outcome.violations
+    if result.violations:
+        stat = _f(result.stat)
+        for rule in result.violations:
+            violations.append(
+                Violation(cid, last_id, last_ts, version, point_no, "stat", rule, stat)
+            )
+        outcome.payload[(cid, point_no, "stat")] = {
+            "value": value,
+            "stat": stat,
+            "lcl": _f(result.lcl),
+            "ucl": _f(result.ucl),
+        }
+    dispersion = result.dispersion_violations
+    if dispersion:
+        dstat = _f(result.dispersion_stat)
+        for rule in dispersion:
+            violations.append(
+                Violation(cid, last_id, last_ts, version, point_no, "dispersion", rule, dstat)
+            )
+        outcome.payload[(cid, point_no, "dispersion")] = {
+            "value": None,
+            "stat": dstat,
+            "lcl": _f(result.dispersion_lcl),
+            "ucl": _f(result.dispersion_ucl),
+        }
+    if want_points:
+        outcome.points.append(
+            EvaluatedPoint(
+                cid,
+                version,
+                point_no,
+                last_ts,
+                _f(result.stat),
+                _f(result.lcl),
+                _f(result.ucl),
+                list(result.violations) + [f"{DISPERSION}{d}" for d in dispersion],
+            )
+        )
 
 
 def _f(value: Any) -> float | None:
@@ -366,4 +436,11 @@ def _f(value: Any) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-__all__ = ["ATTRIBUTE_CHARTS", "LOCK_NAMESPACE", "CharState", "Evaluator", "Outcome"]
+__all__ = [
+    "ATTRIBUTE_CHARTS",
+    "LOCK_NAMESPACE",
+    "CharState",
+    "Evaluator",
+    "Outcome",
+    "lock_characteristics",
+]

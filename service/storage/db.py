@@ -174,9 +174,13 @@ class Tx(ABC):
         columns: Sequence[str],
         rows: Iterable[Sequence[Any]],
         pg_types: Sequence[str],
+        meanwhile: Callable[[], None] | None = None,
     ) -> int:
         """Bulk insert: binary COPY on PostgreSQL (`pg_types` name each column), executemany
-        on SQLite. Rows must already be in database form (timestamps through `ts`)."""
+        on SQLite. Rows must already be in database form (timestamps through `ts`).
+
+        `meanwhile` runs after the last row is written and before the COPY ends: work that
+        needs no database runs while PostgreSQL, another process, digests the rows."""
 
     @abstractmethod
     def lock_keys(self, namespace: int, keys: Sequence[int]) -> None:
@@ -292,6 +296,7 @@ class PgTx(Tx):
         columns: Sequence[str],
         rows: Iterable[Sequence[Any]],
         pg_types: Sequence[str],
+        meanwhile: Callable[[], None] | None = None,
     ) -> int:
         cols = ", ".join(ident(c) for c in columns)
         n = 0
@@ -304,6 +309,8 @@ class PgTx(Tx):
             for row in rows:
                 write(row)
                 n += 1
+            if meanwhile is not None:
+                meanwhile()
         return n
 
     def lock_keys(self, namespace: int, keys: Sequence[int]) -> None:
@@ -419,6 +426,7 @@ class SqliteTx(Tx):
         columns: Sequence[str],
         rows: Iterable[Sequence[Any]],
         pg_types: Sequence[str],
+        meanwhile: Callable[[], None] | None = None,
     ) -> int:
         cols = [ident(c) for c in columns]
         cur = self.conn.executemany(
@@ -426,6 +434,8 @@ class SqliteTx(Tx):
             f"VALUES ({', '.join('?' for _ in cols)})",
             rows,
         )
+        if meanwhile is not None:
+            meanwhile()
         return cur.rowcount
 
     def lock_keys(self, namespace: int, keys: Sequence[int]) -> None:

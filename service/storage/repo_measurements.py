@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -123,7 +123,10 @@ class MeasurementRepository:
         in seconds. The one place that knows time_bucket / date_bin / SQLite arithmetic."""
 
     # --- shared -------------------------------------------------------------------------------
-    def insert_measurements(self, tx: Tx, rows: Sequence[Measurement]) -> int:
+    def insert_measurements(
+        self, tx: Tx, rows: Sequence[Measurement], meanwhile: Callable[[], None] | None = None
+    ) -> int:
+        """COPY the rows; `meanwhile` (no database work) runs while PostgreSQL stores them."""
         ts = tx.ts
         return tx.copy_rows(
             "measurements",
@@ -146,6 +149,7 @@ class MeasurementRepository:
                 for m in rows
             ),
             MEASUREMENT_PG_TYPES,
+            meanwhile,
         )
 
     def head_state(self, tx: Tx, cid: int) -> Head:

@@ -45,8 +45,16 @@ class PostgresRepository(Repository):
     def allocate_measurement_ids(self, tx: Tx, n: int) -> list[int]:
         if n <= 0:
             return []
-        rows = tx.rows("SELECT nextval('measurements_id_seq') FROM generate_series(1, ?)", [n])
-        return [int(r[0]) for r in rows]
+        # One row back, not n: a contiguous run (the usual case) as its ends, else the array.
+        ((low, high, ids),) = tx.rows(
+            "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
+            "ELSE array_agg(v ORDER BY v) END "
+            "FROM (SELECT nextval('measurements_id_seq') AS v FROM generate_series(1, ?)) s",
+            [n],
+        )
+        if ids is None:
+            return list(range(int(low), int(high) + 1))
+        return [int(v) for v in ids]
 
     def existing_seq_keys(self, tx: Tx, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
         if not keys:

@@ -313,3 +313,96 @@ async def test_two_workers_deliver_each_notification_once(pg_url, receiver):
             assert tx.scalar("SELECT count(*) FROM alert_notifications WHERE state='sent'") == 60
     finally:
         database.close()
+
+
+async def test_one_batch_with_openings_and_later_events_keeps_alarms_and_andon(
+    db, receiver, monkeypatch
+):
+    """Alarm writes are deferred within a batch: a later event of an alarm sees its opening,
+    the andon state is read only after the pending writes reached the database, and the rows
+    left behind are those per-event writes would have left."""
+    clock = Clock()
+    config = parse_alerting(
+        {
+            "channels": {
+                "hook": {"type": "webhook", "url": receiver.url + "/hook"},
+                "boss": {"type": "webhook", "url": receiver.url + "/boss"},
+            },
+            "routes": [
+                {
+                    "name": "all",
+                    "channels": ["hook"],
+                    "events": ["alarm.opened", "alarm.hit", "alarm.acknowledged", "alarm.closed"],
+                    "rate_limit": {"per_minute": 1000, "burst": 1000},
+                }
+            ],
+            "escalation": [
+                {"name": "std", "levels": [{"after_minutes": 10, "channels": ["boss"]}]}
+            ],
+        }
+    )
+    depth = {"key": "line1.op30.depth", "name": "Depth", "unit": "mm"}
+    write_event(db, "alarm.opened", 73, characteristic=depth)
+    write_event(db, "alarm.opened", 74, rule="WE2", characteristic=depth)
+    write_event(db, "alarm.opened", 70)
+    write_event(db, "alarm.opened", 71, rule="WE2")
+    write_event(db, "alarm.acknowledged", 70, cause="tool-wear")
+    write_event(db, "alarm.hit", 70, value=74.05)
+    write_event(db, "alarm.closed", 71)
+    with db.transaction(readonly=True) as tx:
+        opened = tx.rows("SELECT alarm_id, created_at FROM outbox WHERE event = 'alarm.opened'")
+        created = {a: tx.to_dt(c) for a, c in opened}
+
+    flushes: list[list[int]] = []
+    upsert_alarms = store.upsert_alarms
+
+    def spy(tx: Any, rows: Any) -> None:
+        flushes.append([r["alarm_id"] for r in rows])
+        upsert_alarms(tx, rows)
+
+    monkeypatch.setattr(store, "upsert_alarms", spy)
+    async with httpx.AsyncClient() as client:
+        worker = make_worker(db, config, client, clock)
+        await worker.run_until_idle()
+        got = [r.json() for r in receiver.wait_for(7)]
+        # Openings wait until the acknowledgement needs the andon state; 70's opening is
+        # replaced by its acknowledgement (last write wins); the close is flushed for its state.
+        assert flushes == [[70, 71, 73, 74], [71]]
+        clock.advance(minutes=10, seconds=1)
+        await worker.run_until_idle()
+        escalated = receiver.wait_for(9)[7:]
+
+    states = {(g["alarm_id"], g["event"]): g["state"] for g in got}
+    assert states == {
+        (73, "alarm.opened"): "alarm",
+        (74, "alarm.opened"): "alarm",
+        (70, "alarm.opened"): "alarm",
+        (71, "alarm.opened"): "alarm",
+        (70, "alarm.acknowledged"): "alarm",  # 71 is still open
+        (70, "alarm.hit"): "alarm",
+        (71, "alarm.closed"): "acknowledged",  # only 70, acknowledged, remains
+    }
+    assert sorted(r.json()["alarm_id"] for r in escalated) == [73, 74]
+    assert {r.path for r in escalated} == {"/boss"}
+    with db.transaction(readonly=True) as tx:
+        alarms = {a: store.get_alarm(tx, a) for a in (70, 71, 73, 74)}
+        assert store.characteristic_state(tx, "line1.op20.bore") == "acknowledged"
+        assert store.characteristic_state(tx, "line1.op30.depth") == "alarm"
+        assert tx.scalar("SELECT count(*) FROM alert_alarms") == 4
+    summary = {
+        a: (r["characteristic"], r["state"], r["policy"], r["levels_done"], r["message"]["event"])
+        for a, r in alarms.items()
+        if r is not None
+    }
+    assert summary == {
+        70: ("line1.op20.bore", "acknowledged", "std", 0, "alarm.acknowledged"),
+        71: ("line1.op20.bore", "closed", "std", 0, "alarm.closed"),
+        73: ("line1.op30.depth", "open", "std", 1, "alarm.opened"),
+        74: ("line1.op30.depth", "open", "std", 1, "alarm.opened"),
+    }
+    for alarm_id, row in alarms.items():
+        assert row is not None and row["opened_at"] == created[alarm_id]
+    assert alarms[70]["next_due_at"] is None and alarms[71]["next_due_at"] is None
+    assert alarms[70]["message"]["note"] == "tool-wear"
+    assert alarms[70]["message"]["rule"] == "WE1"  # the opening's facts, merged
+    assert alarms[71]["message"]["rule"] == "WE2"

@@ -463,3 +463,44 @@ def test_downsampling_keeps_extremes_and_every_flag() -> None:
     assert {17, 4242, 9999, 0} <= set(keep.tolist())
     assert stats[keep].max() == stats.max() and stats[keep].min() == stats.min()
     assert downsample_indices(stats[:50], flagged[:50], 200).tolist() == list(range(50))
+
+
+def test_group_committer_leader_waits_for_announced_requests() -> None:
+    """A request still parsing (announced) joins the group of one that was already queued;
+    a withdrawn announcement or the linger limit lets the leader go."""
+    import threading
+    import time
+
+    from service.group_commit import GroupCommitter
+
+    groups: list[list[str]] = []
+    committer: GroupCommitter[str, int] = GroupCommitter(
+        lambda items: groups.append(list(items)) or [len(i) for i in items], linger=5.0
+    )
+    results: dict[str, int] = {}
+
+    def submit(item: str, announced: bool) -> None:
+        results[item] = committer.submit(item, announced=announced)
+
+    committer.announce()  # "late" is still parsing
+    first = threading.Thread(target=submit, args=("first", False))
+    first.start()
+    time.sleep(0.2)
+    assert groups == []  # the leader is waiting for the announced request
+    late = threading.Thread(target=submit, args=("late", True))
+    late.start()
+    first.join(5)
+    late.join(5)
+    assert groups == [["first", "late"]] and results == {"first": 5, "late": 4}
+
+    committer.announce()
+    started = time.monotonic()
+    threading.Timer(0.1, committer.withdraw).start()
+    assert committer.submit("alone") == 5
+    assert time.monotonic() - started < 2.0  # released by the withdrawal, not the linger
+
+    quick: GroupCommitter[str, int] = GroupCommitter(lambda items: [1] * len(items), linger=0.05)
+    quick.announce()  # never arrives: the linger bounds the wait
+    started = time.monotonic()
+    assert quick.submit("x") == 1
+    assert time.monotonic() - started < 1.0

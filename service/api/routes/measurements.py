@@ -47,7 +47,9 @@ async def ingest(request: Request, ctx: Ctx, user: Operator) -> dict[str, Any]:
     body = await read_body(request)
 
     def work() -> dict[str, Any]:
-        return ctx.ingest(json_batch(body, "measurements", ctx.settings.max_batch)).public()
+        return ctx.ingest_body(
+            lambda: json_batch(body, "measurements", ctx.settings.max_batch)
+        ).public()
 
     return await run_in_threadpool(work)
 
