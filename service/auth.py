@@ -91,6 +91,13 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> tuple[bool, Principal | None]:
+        """(known, principal) from the cache alone: no database, safe on the event loop."""
+        hit = self._cache.get(hash_token(self.secret, token))
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return True, hit[1]
+        return False, None
+
     def __call__(self, token: str) -> Principal | None:
         digest = hash_token(self.secret, token)
         now = time.monotonic()

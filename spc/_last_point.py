@@ -50,7 +50,7 @@ def _k_of_m(z: Window, k: int, m: int, level: float) -> bool:
     return False
 
 
-def _trend(stat: Window) -> bool:
+def _trend(z: Window, stat: Window) -> bool:
     """Five steps (six points) all rising or all falling; a tie or NaN breaks the trend."""
     count = len(stat)
     if count < 6:
@@ -69,7 +69,7 @@ def _trend(stat: Window) -> bool:
     return False
 
 
-def _alternating(stat: Window) -> bool:
+def _alternating(z: Window, stat: Window) -> bool:
     """13 differences (14 points), each nonzero and of the other sign than the one before."""
     count = len(stat)
     if count < 14:
@@ -84,7 +84,7 @@ def _alternating(stat: Window) -> bool:
     return True
 
 
-def _within_1(z: Window) -> bool:
+def _within_1(z: Window, stat: Window) -> bool:
     count = len(z)
     if count < 15:
         return False
@@ -94,7 +94,7 @@ def _within_1(z: Window) -> bool:
     return True
 
 
-def _mixture(z: Window) -> bool:
+def _mixture(z: Window, stat: Window) -> bool:
     """Eight points all beyond ±1, on both sides."""
     count = len(z)
     if count < 8:
@@ -111,20 +111,62 @@ def _mixture(z: Window) -> bool:
     return above and below
 
 
+def _beyond_3(z: Window, stat: Window) -> bool:
+    return abs(z[-1]) > 3
+
+
+def _two_of_three(z: Window, stat: Window) -> bool:
+    current = z[-1]
+    if -2.0 <= current <= 2.0 or current != current:  # in zone A or nearer, or NaN
+        return False
+    return _k_of_m(z, 2, 3, 2.0)
+
+
+def _four_of_five(z: Window, stat: Window) -> bool:
+    current = z[-1]
+    if -1.0 <= current <= 1.0 or current != current:
+        return False
+    return _k_of_m(z, 4, 5, 1.0)
+
+
+def _run_of(m: int) -> Callable[[Window, Window], bool]:
+    def check(z: Window, stat: Window) -> bool:
+        if len(z) < m:
+            return False
+        last, before = z[-1], z[-2]  # two points settle most cases
+        if not ((last > 0 and before > 0) or (last < 0 and before < 0)):
+            return False
+        return _same_side(z, m)
+
+    return check
+
+
 _RULES: dict[str, Callable[[Window, Window], bool]] = {
-    "WE1": lambda z, s: abs(z[-1]) > 3,
-    "WE2": lambda z, s: _k_of_m(z, 2, 3, 2.0),
-    "WE3": lambda z, s: _k_of_m(z, 4, 5, 1.0),
-    "WE4": lambda z, s: _same_side(z, 8),
-    "N1": lambda z, s: abs(z[-1]) > 3,
-    "N2": lambda z, s: _same_side(z, 9),
-    "N3": lambda z, s: _trend(s),
-    "N4": lambda z, s: _alternating(s),
-    "N5": lambda z, s: _k_of_m(z, 2, 3, 2.0),
-    "N6": lambda z, s: _k_of_m(z, 4, 5, 1.0),
-    "N7": lambda z, s: _within_1(z),
-    "N8": lambda z, s: _mixture(z),
+    "WE1": _beyond_3,
+    "WE2": _two_of_three,
+    "WE3": _four_of_five,
+    "WE4": _run_of(8),
+    "N1": _beyond_3,
+    "N2": _run_of(9),
+    "N3": _trend,
+    "N4": _alternating,
+    "N5": _two_of_three,
+    "N6": _four_of_five,
+    "N7": _within_1,
+    "N8": _mixture,
 }
+
+Checks = tuple[tuple[str, Callable[[Window, Window], bool]], ...]
+
+
+def compile_rules(names: Sequence[str]) -> Checks:
+    """(name, check) pairs for `violations`, resolved once per monitor."""
+    return tuple((name, _RULES[name]) for name in names)
+
+
+def violations(z: Window, stat: Window, checks: Checks) -> list[str]:
+    """Names of the compiled rules that the last point of the window violates."""
+    return [name for name, check in checks if check(z, stat)]
 
 
 def last_point_violations(z: Window, stat: Window, names: Sequence[str]) -> list[str]:

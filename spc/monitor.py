@@ -33,8 +33,8 @@ import numpy as np
 from spc._common import RulesSpec, beyond_rules
 from spc._data import FloatArray, Subgroups, as_float_array, as_sizes
 from spc._ewma_cusum import CusumState, EwmaState, cusum_series, ewma_limits, ewma_series
-from spc._last_point import last_point_violations
-from spc._one_point import Parsed, dispersion_band, main_band, parse
+from spc._last_point import compile_rules, last_point_violations
+from spc._one_point import dispersion_band, main_band, parse
 from spc._scale import beyond, control_limits, dispersion_scale, main_scale, zone_scores
 from spc.errors import InvalidArgumentError, InvalidDataError
 from spc.limits import DISPERSION_CHART, Limits
@@ -46,6 +46,9 @@ _STATE_VERSION = 1
 _SUBGROUP_KINDS = frozenset({"xbar-r", "xbar-s"})
 _COUNT_KINDS = frozenset({"p", "np", "c", "u"})
 _UNSEEN = object()
+_NUMBER = (float, int)
+_NONE: list[str] = []  # the default of PointResult.dispersion_violations, never mutated
+_new = tuple.__new__  # a PointResult without its generated __new__ (a Python-level call)
 _PLAIN_UP_TO = 32
 """Batches up to this size go point by point in plain floats: numpy's fixed cost per call
 (50 to 130 µs, more with Nelson's rules) is that of 10 to 30 plain points."""
@@ -108,6 +111,7 @@ class Monitor:
         self._ewma = EwmaState.start(limits) if self._kind == "ewma" else None
         self._cusum = CusumState.start(limits) if self._kind == "cusum" else None
         self._bands: dict[float, Any] = {}
+        self._checks = compile_rules(self._names)
 
     @property
     def limits(self) -> Limits:
@@ -237,9 +241,21 @@ class Monitor:
     def _plain(self, batch: Sequence[Any] | np.ndarray) -> list[PointResult] | None:
         """A few Shewhart points in plain floats (spc._one_point), or None when any of them
         needs the vectorized path (which then judges the whole batch, or rejects it whole)."""
-        kind, subgroup_size, bands_of = self._kind, self._limits.subgroup_size, self._bands
+        kind, bands_of = self._kind, self._bands
+        if kind == "imr":  # the common case, without the general parser
+            for point in batch:
+                if type(point) not in _NUMBER or not math.isfinite(point):
+                    return None
+            bands = bands_of.get(1.0, _UNSEEN)
+            if bands is _UNSEEN:
+                bands = self._band_for(1.0)
+            if bands is None:
+                return None
+            one = self._one
+            return [one(float(point), 1.0, None, bands) for point in batch]
         if kind in ("np", "c") and len({type(p) in (tuple, list) for p in batch}) > 1:
             return None  # bare counts mixed with (count, size): the vectorized path refuses it
+        subgroup_size = self._limits.subgroup_size
         prepared = []
         for point in batch:
             parsed = parse(kind, point, subgroup_size)
@@ -251,26 +267,35 @@ class Monitor:
             if bands is None:
                 return None
             prepared.append((parsed, bands))
-        return [self._one(parsed, bands) for parsed, bands in prepared]
+        return [self._one(*parsed, bands) for parsed, bands in prepared]
 
-    def _one(self, parsed: Parsed, bands: Any) -> PointResult:
+    def _one(self, stat: float, n: float, spread: float | None, bands: Any) -> PointResult:
         (center, lcl, ucl, unit), (d_lcl, d_ucl) = bands
-        stat, n = parsed.stat, parsed.n
         z = (stat - center) / unit
-        all_z = [*self._tail_z, z]
-        all_stat = [*self._tail_stat, stat]
-        violations = last_point_violations(all_z, all_stat, self._names)
-        spread = parsed.spread
+        tail_z, tail_stat = self._tail_z, self._tail_stat
+        tail_z.append(z)  # the window of the rules: the tail plus this point
+        tail_stat.append(stat)
+        violations = [name for name, check in self._checks if check(tail_z, tail_stat)]
+        if len(tail_z) > LOOKBACK:
+            del tail_z[0]
+            del tail_stat[0]
         if self._kind == "imr":
             if self._last_value is not None:
                 spread = abs(stat - self._last_value)
             self._last_value = stat
+        i = self._i
+        self._i = i + 1
         if spread is None:
-            result = PointResult(self._i, n, stat, center, lcl, ucl, z, violations)
-        else:
-            beyond_limits = spread > d_ucl or spread < d_lcl
-            result = PointResult(
-                self._i,
+            return _new(
+                PointResult,
+                (i, n, stat, center, lcl, ucl, z, violations, None, None, None, _NONE, None, None),
+            )
+        beyond_limits = spread > d_ucl or spread < d_lcl
+        flagged = list(self._beyond_names) if beyond_limits else []
+        return _new(
+            PointResult,
+            (
+                i,
                 n,
                 stat,
                 center,
@@ -281,12 +306,11 @@ class Monitor:
                 spread,
                 d_lcl,
                 d_ucl,
-                list(self._beyond_names) if beyond_limits else [],
-            )
-        self._tail_z = all_z[-LOOKBACK:]
-        self._tail_stat = all_stat[-LOOKBACK:]
-        self._i += 1
-        return result
+                flagged,
+                None,
+                None,
+            ),
+        )
 
     def _band_for(self, n: float) -> Any:
         """Limits of both charts for sample size n, kept per n (sizes repeat on a line)."""

@@ -58,7 +58,7 @@ VIOLATION_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Head:
     """Where evaluation of one characteristic stands in the database."""
 
