@@ -64,7 +64,8 @@ class Linewatch:
         committer = self.ingest_service.committer
         committer.announce()
         try:
-            records = parse()
+            with self.ingest_service.parsing:
+                records = parse()
         except BaseException:
             committer.withdraw()
             raise
