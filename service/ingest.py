@@ -367,8 +367,9 @@ class IngestService:
         started = time.perf_counter()
         try:
             with store.transaction() as tx:
-                lock_characteristics(tx, cids)
-                fresh = self._drop_stored(tx, batch)
+                with tx.pipeline():  # the locks and the duplicate look-up: one round trip
+                    lock_characteristics(tx, cids)
+                    fresh = self._drop_stored(tx, batch)
                 if not fresh:
                     return [], []
                 ids = repo.allocate_measurement_ids(tx, len(fresh))
@@ -381,23 +382,24 @@ class IngestService:
                 )
                 (outcome,) = judged
                 events: list[dict[str, Any]] = []
-                if outcome.violations:
-                    limits = {
-                        cid: self.evaluator.limits_of(cid)
-                        for cid in {v.characteristic_id for v in outcome.violations}
-                    }
-                    events = self.alarms.record(
-                        tx, outcome.violations, chars, limits, outcome.payload
-                    )
-                    repo.insert_violations(tx, outcome.violations)
-                repo.save_heads(tx, outcome.heads)
-                if outcome.checkpoints:
-                    repo.save_checkpoints(tx, outcome.checkpoints)
-                if self.auto_limits is not None:
-                    for cid in outcome.unevaluated:
-                        char = chars[cid]
-                        if char.auto_limits_after:
-                            self.auto_limits(tx, char)
+                with tx.pipeline():  # the writes below go out together
+                    if outcome.violations:
+                        limits = {
+                            cid: self.evaluator.limits_of(cid)
+                            for cid in {v.characteristic_id for v in outcome.violations}
+                        }
+                        events = self.alarms.record(
+                            tx, outcome.violations, chars, limits, outcome.payload
+                        )
+                        repo.insert_violations(tx, outcome.violations)
+                    repo.save_heads(tx, outcome.heads)
+                    if outcome.checkpoints:
+                        repo.save_checkpoints(tx, outcome.checkpoints)
+                    if self.auto_limits is not None:
+                        for cid in outcome.unevaluated:
+                            char = chars[cid]
+                            if char.auto_limits_after:
+                                self.auto_limits(tx, char)
                 if self.on_commit is not None and (outcome.points or events):
                     points, on_commit = outcome.points, self.on_commit
                     tx.after_commit(lambda: on_commit(points, events, chars))

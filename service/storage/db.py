@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
+import orjson
+
 log = logging.getLogger("linewatch.storage")
 
 Dialect = Literal["postgresql", "sqlite"]
@@ -182,6 +184,12 @@ class Tx(ABC):
         `meanwhile` runs after the last row is written and before the COPY ends: work that
         needs no database runs while PostgreSQL, another process, digests the rows."""
 
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements inside go to the server together (PostgreSQL pipeline mode): a batch of
+        writes costs one round trip, not one each. A read still waits for its answer."""
+        yield
+
     @abstractmethod
     def lock_keys(self, namespace: int, keys: Sequence[int]) -> None:
         """Transaction-scoped exclusive locks on (namespace, key), taken in sorted order
@@ -212,7 +220,12 @@ class Tx(ABC):
 
     @staticmethod
     def load_json(value: str | None) -> Any:
-        return None if value is None else json.loads(value)
+        if value is None:
+            return None
+        try:
+            return orjson.loads(value)  # the same objects as json.loads, three times faster
+        except orjson.JSONDecodeError:
+            return json.loads(value)  # what orjson refuses: integers beyond 64 bits
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this transaction has committed (never after a rollback)."""
@@ -258,6 +271,24 @@ class PgTx(Tx):
     def __init__(self, database: Database, conn: Any) -> None:
         super().__init__(database)
         self.conn = conn
+        self._pipe: Any = None
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        if self._pipe is not None:
+            yield
+            return
+        with self.conn.pipeline() as pipe:
+            self._pipe = pipe
+            try:
+                yield
+            finally:
+                self._pipe = None
+
+    def _answered(self) -> None:
+        """In pipeline mode, wait for the answers so far (a read needs its own)."""
+        if self._pipe is not None:
+            self._pipe.sync()
 
     def _args(self, sql: str, params: Params) -> tuple[str, Params]:
         if params is None:
@@ -280,6 +311,7 @@ class PgTx(Tx):
         q, p = self._args(sql, params)
         with self.conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(q, p)
+            self._answered()
             return cur.fetchall() if cur.description else []
 
     def fetchall(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
@@ -288,6 +320,7 @@ class PgTx(Tx):
         q, p = self._args(sql, params)
         with self.conn.cursor(row_factory=dict_row) as cur:
             cur.execute(q, p)
+            self._answered()
             return cur.fetchall() if cur.description else []
 
     def copy_rows(
@@ -298,11 +331,18 @@ class PgTx(Tx):
         pg_types: Sequence[str],
         meanwhile: Callable[[], None] | None = None,
     ) -> int:
+        from psycopg.copy import QueuedLibpqWriter
+
         cols = ", ".join(ident(c) for c in columns)
         n = 0
         with (
             self.conn.cursor() as cur,
-            cur.copy(f"COPY {ident(table)} ({cols}) FROM STDIN (FORMAT BINARY)") as copy,
+            cur.copy(
+                f"COPY {ident(table)} ({cols}) FROM STDIN (FORMAT BINARY)",
+                # A thread of psycopg's sends the data: writing rows never waits for the
+                # server, and `meanwhile` starts while PostgreSQL is still reading.
+                writer=QueuedLibpqWriter(cur),
+            ) as copy,
         ):
             copy.set_types(list(pg_types))
             write = copy.write_row
