@@ -7,10 +7,9 @@ leader, takes everything queued (up to `max_items` records), runs it as one tran
 hands each request its own answer; then the next waiting request leads. A lone request pays
 nothing extra, and under load the batches, and with them the evaluation, grow by themselves.
 A leader also waits up to `linger` (25 ms) for requests that announced themselves and are
-still parsing, and up to `expect` (15 ms) for new ones when the queue is much smaller than the
-last group, so that groups stay even under steady load. Per-characteristic arrival order is
-the order requests entered the queue. If a merged group
-fails, its batches are retried one by one, so one bad batch never fails the others.
+still parsing, so that groups stay even under steady load. Per-characteristic arrival order is
+the order requests entered the queue. If a merged group fails, its batches are retried one by
+one, so one bad batch never fails the others.
 """
 
 from __future__ import annotations
@@ -47,14 +46,11 @@ class GroupCommitter(Generic[T, R]):
         size_of: Callable[[T], int] = lambda item: 1,
         max_items: int = 200_000,
         linger: float = 0.025,
-        expect: float = 0.015,
     ) -> None:
         self._process = process
         self._size_of = size_of
         self._max = max_items
         self._linger = linger
-        self._expect = expect
-        self._last_group = 0
         self._queue: deque[_Ticket[T]] = deque()
         self._cv = threading.Condition()
         self._leading = False
@@ -97,25 +93,16 @@ class GroupCommitter(Generic[T, R]):
         return ticket.result  # type: ignore[no-any-return]
 
     def _gather(self) -> None:
-        """Wait (briefly) before taking the queue when more is on its way: requests that
-        announced themselves and are still parsing, or, when the queue holds less than half
-        of what the last group held, the next requests of senders just answered (up to
-        `expect`). Otherwise a batch queued during a large group runs alone, the senders of
-        the large group parse meanwhile, and groups alternate between large and tiny ones,
-        each tiny one paying a whole transaction's fixed cost."""
-        started = time.monotonic()
-        deadline = started + self._linger
-        expect_until = started + self._expect
-        while True:
-            queued = sum(t.size for t in self._queue)
-            if queued >= self._max:
+        """Wait (at most `linger`) for requests that announced themselves and are still
+        parsing before taking the queue: otherwise a batch queued during a large group runs
+        alone while the others parse, each such tiny group paying a whole transaction's fixed
+        cost. A lone request waits for nobody."""
+        deadline = time.monotonic() + self._linger
+        while self._arriving > 0 and sum(t.size for t in self._queue) < self._max:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return
-            now = time.monotonic()
-            if self._arriving == 0 and (queued * 2 >= self._last_group or now >= expect_until):
-                return
-            if now >= deadline:
-                return
-            self._cv.wait(min(deadline, expect_until if self._arriving == 0 else deadline) - now)
+            self._cv.wait(left)
 
     def _take(self) -> list[_Ticket[T]]:
         group = [self._queue.popleft()]
@@ -124,7 +111,6 @@ class GroupCommitter(Generic[T, R]):
             ticket = self._queue.popleft()
             total += ticket.size
             group.append(ticket)
-        self._last_group = total
         return group
 
     def _run(self, group: list[_Ticket[T]]) -> None:
