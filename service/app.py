@@ -17,8 +17,10 @@ transaction of an alarm change appends an `service.alarms.AlarmHook` to
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -101,6 +103,19 @@ def _start(app: FastAPI) -> Any:
     return ctx
 
 
+def _warm(ctx: Any) -> None:
+    """Monitors into memory in the background: /health is up at once, and the first batches
+    after a restart find their monitors loaded (service.evaluation.engine.Evaluator.warm)."""
+    started = time.monotonic()
+    try:
+        with ctx.store.transaction(readonly=True) as tx:
+            loaded = ctx.evaluator.warm(tx)
+    except Exception as exc:  # e.g. the service stopping meanwhile
+        log.warning("monitors not loaded at start (ingest loads them on first use): %s", exc)
+        return
+    log.info("monitors loaded: %d in %.2f s", loaded, time.monotonic() - started)
+
+
 def _stop(ctx: Any) -> None:
     try:
         ctx.checkpoint_all()
@@ -118,7 +133,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             for hook in list(app.state.lifespan_hooks):
                 await stack.enter_async_context(hook(app))
             app.state.ready = True
+            warming = asyncio.create_task(run_in_threadpool(_warm, ctx))
             yield
+            warming.cancel()
             app.state.ready = False
     finally:
         await run_in_threadpool(_stop, ctx)

@@ -170,6 +170,34 @@ class Evaluator:
         self._remember(state)
         return state
 
+    def warm(self, tx: Tx) -> int:
+        """Load the monitors of the characteristics under evaluation (up to the cache size)
+        before traffic arrives, so that the first batch after a start does not rebuild a
+        thousand monitors inside its transaction. An entry ingest already made is kept; an
+        entry that turns out stale is rebuilt by ingest as always. Returns how many loaded."""
+        chars = {c.id: c for c in self.repo.list_characteristics(tx)}
+        cids = [
+            cid
+            for (cid,) in tx.rows(
+                "SELECT characteristic_id FROM monitor_state WHERE limit_version IS NOT NULL "
+                "ORDER BY characteristic_id"
+            )
+            if cid in chars
+        ][: self.cache_size]
+        loaded = 0
+        for start in range(0, len(cids), 500):
+            chunk = cids[start : start + 500]
+            prefetched = self._prefetch(tx, chunk)
+            for cid in chunk:
+                if cid not in prefetched or self._cached(cid) is not None:
+                    continue
+                state = self._rebuild(tx, chars[cid], prefetched[cid])
+                with self._lock:
+                    if cid not in self._cache and len(self._cache) < self.cache_size:
+                        self._cache[cid] = state
+                        loaded += 1
+        return loaded
+
     def _prefetch(self, tx: Tx, cids: list[int]) -> dict[int, tuple[Head, LimitVersion | None]]:
         """Load the states and limits of many characteristics in two queries (a cold start
         touches a thousand at once)."""

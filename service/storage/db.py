@@ -29,7 +29,7 @@ import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -262,6 +262,11 @@ class Database(ABC):
         self.close()
 
 
+def len_hint(rows: Iterable[Any]) -> int:
+    """The number of rows when known up front (a sized collection), else a large number."""
+    return len(rows) if isinstance(rows, Sized) else 1 << 30
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 
@@ -339,9 +344,10 @@ class PgTx(Tx):
             self.conn.cursor() as cur,
             cur.copy(
                 f"COPY {ident(table)} ({cols}) FROM STDIN (FORMAT BINARY)",
-                # A thread of psycopg's sends the data: writing rows never waits for the
-                # server, and `meanwhile` starts while PostgreSQL is still reading.
-                writer=QueuedLibpqWriter(cur),
+                # For large batches a thread of psycopg's sends the data: writing rows never
+                # waits for the server, and `meanwhile` starts while PostgreSQL still reads.
+                # A small batch fits the socket's buffer; a thread would only cost its start.
+                writer=QueuedLibpqWriter(cur) if len_hint(rows) > 2000 else None,
             ) as copy,
         ):
             copy.set_types(list(pg_types))

@@ -131,7 +131,7 @@ class MeasurementRepository:
         return tx.copy_rows(
             "measurements",
             MEASUREMENT_COLUMNS,
-            (
+            [
                 (
                     m.id,
                     m.characteristic_id,
@@ -147,7 +147,7 @@ class MeasurementRepository:
                     m.point_no,
                 )
                 for m in rows
-            ),
+            ],
             MEASUREMENT_PG_TYPES,
             meanwhile,
         )

@@ -209,3 +209,53 @@ def test_timescale_mode_is_reported(store: Store) -> None:
     with store.transaction(readonly=True) as tx:
         expr = store.repo.bucket_expr(tx)
     assert ("date_bin" in expr) if store.dialect == "postgresql" else ("unixepoch" in expr)
+
+
+def test_warming_loads_the_monitors_ingest_would_build(database_url: str) -> None:
+    """`Evaluator.warm` (run at start) fills the cache with monitors equal to those of the
+    process that wrote the data, and the next batch is judged exactly as without it."""
+    from service import characteristics as char_service
+    from service import limits as limit_service
+    from service.context import Linewatch
+    from service.settings import Settings
+
+    config = Settings(database_url=database_url, secret_key="k" * 32, config_file=None)
+    first = Linewatch(config, open_store(config))
+    with first.store.transaction() as tx:
+        for key in ("w.a", "w.b"):
+            char = char_service.create(
+                tx,
+                first.store.repo,
+                {"key": key, "name": key, "chart": "imr", "rules": "western-electric"},
+                actor="test",
+            )
+            version = limit_service.propose(
+                tx, first.store.repo, char, {"center": 10.0, "sigma": 1.0}, actor="test"
+            )
+            limit_service.approve(tx, first.store.repo, char, version, actor="test", reason=None)
+    start = datetime.now(UTC) - timedelta(hours=1)
+
+    def batch(offset: int, values: list[float]) -> list[dict[str, object]]:
+        return [
+            {
+                "characteristic": key,
+                "ts": (start + timedelta(seconds=offset + i)).isoformat(),
+                "value": v,
+            }
+            for i, v in enumerate(values)
+            for key in ("w.a", "w.b")
+        ]
+
+    first.ingest(batch(0, [10.5] * 7))  # seven above the center: the eighth is a WE4
+    expected = {cid: s.snapshot() for cid, s in first.evaluator._cache.items()}
+    first.store.close()
+
+    second = Linewatch(config, open_store(config))
+    try:
+        with second.store.transaction(readonly=True) as tx:
+            assert second.evaluator.warm(tx) == 2
+        assert {cid: s.snapshot() for cid, s in second.evaluator._cache.items()} == expected
+        result = second.ingest(batch(100, [10.5]))
+        assert result.accepted == 2 and result.violations == 2  # WE4 on both, run kept
+    finally:
+        second.store.close()
