@@ -264,20 +264,6 @@ class Evaluator:
         return int(char.subgroup_size)
 
     # --- one batch ----------------------------------------------------------------------------
-    def evaluate(
-        self,
-        tx: Tx,
-        batch: Sequence[Measurement],
-        chars: dict[int, Characteristic],
-        *,
-        want_points: bool = False,
-    ) -> Outcome:
-        """Annotate `batch` (limit_version, point_no) and produce its violations.
-
-        The caller holds the characteristic locks and has assigned ids in arrival order.
-        """
-        return self.judge(self.prepare(tx, batch, chars, want_points=want_points))
-
     def prepare(
         self,
         tx: Tx,
@@ -286,8 +272,9 @@ class Evaluator:
         *,
         want_points: bool = False,
     ) -> Plan:
-        """The database half of `evaluate`: load the monitors and number every measurement
-        (limit_version, point_no), so that the rows can be stored before they are judged."""
+        """Load the monitors and number every measurement (limit_version, point_no), so that
+        the rows can be stored before `judge` produces the violations. The caller holds the
+        characteristic locks and has assigned ids in arrival order."""
         outcome = Outcome()
         plan = Plan(outcome, want_points)
         groups: dict[int, list[Measurement]] = {}
@@ -332,8 +319,8 @@ class Evaluator:
         return plan
 
     def judge(self, plan: Plan) -> Outcome:
-        """The monitors' half of `evaluate`: plain Python, no database, so it can run while
-        the rows stream into PostgreSQL."""
+        """The monitors' verdicts on a prepared batch: plain Python, no database, so it runs
+        while the rows stream into PostgreSQL."""
         outcome, want_points = plan.outcome, plan.want_points
         for char, state, points, count, last_id in plan.work:
             assert state.limits is not None
@@ -397,9 +384,9 @@ def _number(char: Characteristic, state: CharState, group: Sequence[Measurement]
         point_no, done = former.add(m.id, m.ts, m.value, m.subgroup)
         m.point_no = point_no
         for sg in done:
-            value = sg.values[-1] if len(sg.values) == 1 else None
+            single = sg.values[-1] if len(sg.values) == 1 else None
             points.append(
-                ((sg.point_no, sg.last_id, sg.last_ts, value), monitor_point(chart, size, sg))
+                ((sg.point_no, sg.last_id, sg.last_ts, single), monitor_point(chart, size, sg))
             )
     return points
 
