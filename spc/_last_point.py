@@ -160,13 +160,8 @@ Checks = tuple[tuple[str, Callable[[Window, Window], bool]], ...]
 
 
 def compile_rules(names: Sequence[str]) -> Checks:
-    """(name, check) pairs for `violations`, resolved once per monitor."""
+    """(name, check) pairs, resolved once per monitor."""
     return tuple((name, _RULES[name]) for name in names)
-
-
-def violations(z: Window, stat: Window, checks: Checks) -> list[str]:
-    """Names of the compiled rules that the last point of the window violates."""
-    return [name for name, check in checks if check(z, stat)]
 
 
 def last_point_violations(z: Window, stat: Window, names: Sequence[str]) -> list[str]:

@@ -33,7 +33,7 @@ import numpy as np
 from spc._common import RulesSpec, beyond_rules
 from spc._data import FloatArray, Subgroups, as_float_array, as_sizes
 from spc._ewma_cusum import CusumState, EwmaState, cusum_series, ewma_limits, ewma_series
-from spc._last_point import compile_rules, last_point_violations
+from spc._last_point import compile_rules
 from spc._one_point import dispersion_band, main_band, parse
 from spc._scale import beyond, control_limits, dispersion_scale, main_scale, zone_scores
 from spc.errors import InvalidArgumentError, InvalidDataError
@@ -44,7 +44,6 @@ __all__ = ["Monitor", "PointResult"]
 
 _STATE_VERSION = 1
 _SUBGROUP_KINDS = frozenset({"xbar-r", "xbar-s"})
-_COUNT_KINDS = frozenset({"p", "np", "c", "u"})
 _UNSEEN = object()
 _NUMBER = (float, int)
 _NONE: list[str] = []  # the default of PointResult.dispersion_violations, never mutated
@@ -202,7 +201,8 @@ class Monitor:
         all_stat = np.concatenate([np.array(self._tail_stat, dtype=np.float64), stat])
         violations: list[list[str]]
         if count == 1:
-            violations = [last_point_violations(all_z.tolist(), all_stat.tolist(), self._names)]
+            window_z, window_stat = all_z.tolist(), all_stat.tolist()
+            violations = [[name for name, check in self._checks if check(window_z, window_stat)]]
         else:
             skip = len(self._tail_z)
             flags = evaluate_rules(all_z, all_stat, self._names)
