@@ -23,6 +23,7 @@ from typing import Any
 
 from service.domain import Alarm, Characteristic, LimitVersion, Violation
 from service.storage.db import Tx, utcnow
+from service.storage.repo_alarms import AlarmHits
 from service.storage.repository import Repository
 
 AlarmHook = Callable[[Tx, str, int, dict[str, Any]], None]
@@ -109,19 +110,17 @@ class AlarmBook:
     ) -> list[dict[str, Any]]:
         """Attach each violation to its alarm (opening it when none is active); sets
         `violation.alarm_id`. Returns the outbox payloads (for the live stream)."""
-        keys = list(dict.fromkeys((v.characteristic_id, v.series, v.rule) for v in violations))
-        active = self.repo.active_alarms(tx, keys)
-        hits: dict[int, tuple[int, datetime]] = {}
-        events: list[dict[str, Any]] = []
-        outbox: list[tuple[str, int, dict[str, Any]]] = []
-        now = utcnow()
-        first: dict[tuple[int, str, str], Violation] = {}
+        by_key: dict[tuple[int, str, str], list[Violation]] = {}
         for v in violations:
-            key = (v.characteristic_id, v.series, v.rule)
-            if key not in active and key not in first:
-                first[key] = v
-        opened = self.repo.insert_alarms(
-            tx, [(*key, v.limit_version, v.ts) for key, v in first.items()], now
+            by_key.setdefault((v.characteristic_id, v.series, v.rule), []).append(v)
+        now = utcnow()
+        attached = self.repo.attach_alarms(
+            tx,
+            [
+                AlarmHits(key, hit[0].limit_version, hit[0].ts, max(v.ts for v in hit), len(hit))
+                for key, hit in by_key.items()
+            ],
+            now,
         )
         self.repo.audit_many(
             tx,
@@ -129,39 +128,38 @@ class AlarmBook:
                 {
                     "actor": "evaluator",
                     "entity": "alarm",
-                    "entity_key": str(opened[key]),
+                    "entity_key": str(attached[key].alarm_id),
                     "action": "open",
                     "at": now,
                     "after": {
-                        "characteristic": chars[v.characteristic_id].key,
-                        "series": v.series,
-                        "rule": v.rule,
-                        "limit_version": v.limit_version,
-                        "ts": v.ts.isoformat(),
+                        "characteristic": chars[key[0]].key,
+                        "series": key[1],
+                        "rule": key[2],
+                        "limit_version": by_key[key][0].limit_version,
+                        "ts": by_key[key][0].ts.isoformat(),
                     },
                 }
-                for key, v in first.items()
+                for key in by_key
+                if attached[key].opened
             ],
         )
+        counts = {key: alarm.hits_before for key, alarm in attached.items()}
+        events: list[dict[str, Any]] = []
+        outbox: list[tuple[str, int, dict[str, Any]]] = []
         for v in violations:
             key = (v.characteristic_id, v.series, v.rule)
-            char = chars[v.characteristic_id]
-            if key in active:
-                alarm_id, count, state = active[key]
-                count += 1
-                event = "alarm.hit"
-                added, last = hits.get(alarm_id, (0, v.ts))
-                hits[alarm_id] = (added + 1, max(last, v.ts))
+            alarm = attached[key]
+            count = counts[key] = counts[key] + 1
+            if alarm.opened and count == 1:
+                event, state = "alarm.opened", "open"
             else:
-                alarm_id = opened[key]
-                count, state, event = 1, "open", "alarm.opened"
-            active[key] = (alarm_id, count, state)
-            v.alarm_id = alarm_id
+                event, state = "alarm.hit", alarm.state
+            v.alarm_id = alarm.alarm_id
             payload = alarm_payload(
                 event,
-                alarm_id,
+                alarm.alarm_id,
                 state,
-                char,
+                chars[v.characteristic_id],
                 v.series,
                 v.rule,
                 ts=v.ts,
@@ -170,9 +168,8 @@ class AlarmBook:
                 limits=limits.get(v.characteristic_id),
                 point=points.get((v.characteristic_id, v.point_no, v.series)),
             )
-            outbox.append((event, alarm_id, payload))
+            outbox.append((event, alarm.alarm_id, payload))
             events.append(payload)
-        self.repo.add_hits(tx, [(alarm_id, n, last) for alarm_id, (n, last) in hits.items()])
         self.repo.write_outbox_many(tx, outbox)
         for event, alarm_id, payload in outbox:
             for hook in self.hooks:

@@ -367,15 +367,23 @@ class IngestService:
         started = time.perf_counter()
         try:
             with store.transaction() as tx:
-                with tx.pipeline():  # the locks and the duplicate look-up: one round trip
+                with tx.pipeline():  # the locks and every look-up: one round trip
                     lock_characteristics(tx, cids)
-                    fresh = self._drop_stored(tx, batch)
+                    found = repo.ingest_lookups(
+                        tx,
+                        [(m.source, m.seq) for m in batch if m.seq is not None],
+                        [(m.characteristic_id, m.ts, m.value) for m in batch if m.seq is None],
+                        len(batch),  # ids for all: a duplicate's id is simply never used
+                        cids,
+                    )()
+                fresh = _not_stored(batch, found.seen_seq, found.seen_value)
                 if not fresh:
                     return [], []
-                ids = repo.allocate_measurement_ids(tx, len(fresh))
-                for m, mid in zip(fresh, ids, strict=True):
+                for m, mid in zip(fresh, found.ids, strict=False):
                     m.id = mid
-                plan = self.evaluator.prepare(tx, fresh, chars, want_points=want_points)
+                plan = self.evaluator.prepare(
+                    tx, fresh, chars, want_points=want_points, heads=found.heads
+                )
                 judged: list[Outcome] = []
                 repo.insert_measurements(
                     tx, fresh, meanwhile=lambda: judged.append(self.evaluator.judge(plan))
@@ -411,20 +419,20 @@ class IngestService:
         by_id = {m.id: m.batch for m in fresh} if outcome.violations else {}
         return fresh, [by_id[v.measurement_id] for v in outcome.violations]
 
-    def _drop_stored(self, tx: Any, batch: list[Measurement]) -> list[Measurement]:
-        repo = self.store.repo
-        seq_keys = [(m.source, m.seq) for m in batch if m.seq is not None]
-        value_keys = [(m.characteristic_id, m.ts, m.value) for m in batch if m.seq is None]
-        seen_seq = repo.existing_seq_keys(tx, seq_keys) if seq_keys else set()
-        seen_value = repo.existing_value_keys(tx, value_keys) if value_keys else set()
-        if not seen_seq and not seen_value:
-            return batch
-        return [
-            m
-            for m in batch
-            if (
-                (m.source, m.seq) not in seen_seq
-                if m.seq is not None
-                else (m.characteristic_id, m.ts, m.value) not in seen_value
-            )
-        ]
+
+def _not_stored(
+    batch: list[Measurement],
+    seen_seq: set[tuple[str, int]],
+    seen_value: set[tuple[int, datetime, float]],
+) -> list[Measurement]:
+    if not seen_seq and not seen_value:
+        return batch
+    return [
+        m
+        for m in batch
+        if (
+            (m.source, m.seq) not in seen_seq
+            if m.seq is not None
+            else (m.characteristic_id, m.ts, m.value) not in seen_value
+        )
+    ]

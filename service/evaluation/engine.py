@@ -271,10 +271,12 @@ class Evaluator:
         chars: dict[int, Characteristic],
         *,
         want_points: bool = False,
+        heads: dict[int, Head] | None = None,
     ) -> Plan:
         """Load the monitors and number every measurement (limit_version, point_no), so that
         the rows can be stored before `judge` produces the violations. The caller holds the
-        characteristic locks and has assigned ids in arrival order."""
+        characteristic locks and has assigned ids in arrival order; `heads`, when given, were
+        read under those locks (`Repository.ingest_lookups`) and cover the batch."""
         outcome = Outcome()
         plan = Plan(outcome, want_points)
         groups: dict[int, list[Measurement]] = {}
@@ -284,7 +286,8 @@ class Evaluator:
                 groups[m.characteristic_id] = [m]
             else:
                 group.append(m)
-        heads = self.repo.heads(tx, list(groups))
+        if heads is None:
+            heads = self.repo.heads(tx, list(groups))
         fresh: dict[int, CharState] = {}
         with self._lock:  # one pass over the cache for the whole batch
             cache = self._cache

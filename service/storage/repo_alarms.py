@@ -14,11 +14,12 @@ then calls `mark_delivered` or `mark_failed` in that same transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from service.domain import Alarm
-from service.storage.db import Tx, utcnow
+from service.storage.db import Tx, int_array, text_array, utcnow
 
 ALARM_SELECT = """
 SELECT a.id, a.characteristic_id, c.key AS characteristic, a.series, a.rule, a.state,
@@ -26,6 +27,30 @@ SELECT a.id, a.characteristic_id, c.key AS characteristic, a.series, a.rule, a.s
        a.acknowledged_by, a.cause, a.action, a.note, a.closed_at, a.closed_by, a.close_note
 FROM alarms a JOIN characteristics c ON c.id = a.characteristic_id
 """
+
+
+@dataclass(frozen=True)
+class AlarmHits:
+    """The violations of one batch for one (characteristic_id, series, rule)."""
+
+    key: tuple[int, str, str]
+    limit_version: int | None
+    first_ts: datetime
+    last_ts: datetime
+    count: int
+
+
+@dataclass(frozen=True)
+class AttachedAlarm:
+    """The active alarm those hits went to: its hits before them, its state, whether they
+    opened it."""
+
+    alarm_id: int
+    hits_before: int
+    state: str
+    opened: bool
+
+
 _TS = ("opened_at", "first_ts", "last_ts", "acknowledged_at", "closed_at")
 
 
@@ -38,104 +63,75 @@ class AlarmRepository:
         )
         return None if row is None else self._alarm(tx, row)
 
-    def active_alarms(
-        self, tx: Tx, keys: Sequence[tuple[int, str, str]]
-    ) -> dict[tuple[int, str, str], tuple[int, int, str]]:
-        """(id, hits, state) of the active alarm of each (characteristic_id, series, rule)."""
-        wanted = set(keys)
-        found: dict[tuple[int, str, str], tuple[int, int, str]] = {}
-        cids = sorted({k[0] for k in wanted})
-        for start in range(0, len(cids), 500):
-            chunk = cids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows = tx.rows(
-                "SELECT characteristic_id, series, rule, id, hits, state FROM alarms "
-                f"WHERE state <> 'closed' AND characteristic_id IN ({marks})",
-                chunk,
-            )
-            for cid, series, rule, alarm_id, hits, state in rows:
-                key = (int(cid), series, rule)
-                if key in wanted:
-                    found[key] = (int(alarm_id), int(hits), state)
-        return found
-
-    def add_hits(self, tx: Tx, hits: Sequence[tuple[int, int, datetime]]) -> None:
-        """hits += n and last_ts = max(last_ts, ts) for each (alarm_id, n, ts)."""
+    def attach_alarms(
+        self, tx: Tx, hits: Sequence[AlarmHits], opened_at: datetime
+    ) -> dict[tuple[int, str, str], AttachedAlarm]:
+        """Add each key's hits to its active alarm, opening one where none is active; keys
+        distinct, in the order of their first violation (new alarms' ids increase along it).
+        On PostgreSQL one statement, an upsert on the partial unique index of active alarms,
+        so the look-up, the openings and the hit counts cost one round trip."""
         if not hits:
-            return
-        tx.executemany(
-            "UPDATE alarms SET hits = hits + ?, "
-            "last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END WHERE id = ?",
-            [(n, tx.ts(ts), tx.ts(ts), alarm_id) for alarm_id, n, ts in hits],
-        )
-
-    def insert_alarms(
-        self,
-        tx: Tx,
-        rows: Sequence[tuple[int, str, str, int | None, datetime]],
-        opened_at: datetime,
-    ) -> dict[tuple[int, str, str], int]:
-        """Open one alarm per (characteristic_id, series, rule, limit_version, ts), keys
-        distinct; their ids by (characteristic_id, series, rule). One statement on PostgreSQL,
-        in the given order (ids increase along it)."""
-        if tx.dialect != "postgresql":
-            return {
-                (cid, series, rule): self.insert_alarm(tx, cid, series, rule, lv, ts, opened_at)
-                for cid, series, rule, lv, ts in rows
-            }
-        if not rows:
             return {}
+        if tx.dialect != "postgresql":
+            return {h.key: self._attach_one(tx, h, opened_at) for h in hits}
         found = tx.rows(
-            "INSERT INTO alarms (characteristic_id, series, rule, state, limit_version, "
+            "INSERT INTO alarms AS a (characteristic_id, series, rule, state, limit_version, "
             "opened_at, first_ts, last_ts, hits) "
-            "SELECT c, s, r, 'open', v, ?, t, t, 1 FROM unnest("
-            "?::int8[], ?::text[], ?::text[], ?::int8[], ?::timestamptz[]) "
-            "WITH ORDINALITY AS u(c, s, r, v, t, o) ORDER BY o "
-            "RETURNING id, characteristic_id, series, rule",
+            "SELECT c, s, r, 'open', v, ?, f, l, n FROM unnest("
+            "?::int8[], ?::text[], ?::text[], ?::int8[], ?::timestamptz[], ?::timestamptz[], "
+            "?::int4[]) WITH ORDINALITY AS u(c, s, r, v, f, l, n, o) ORDER BY o "
+            "ON CONFLICT (characteristic_id, series, rule) WHERE state <> 'closed' DO UPDATE "
+            "SET hits = a.hits + excluded.hits, last_ts = greatest(a.last_ts, excluded.last_ts) "
+            "RETURNING a.id, a.characteristic_id, a.series, a.rule, a.hits, a.state, "
+            "a.xmax = 0",  # xmax is 0 on a row this statement inserted
             [
                 opened_at,
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[2] for r in rows],
-                [r[3] for r in rows],
-                [r[4] for r in rows],
+                [h.key[0] for h in hits],
+                [h.key[1] for h in hits],
+                [h.key[2] for h in hits],
+                [h.limit_version for h in hits],
+                text_array(h.first_ts.isoformat() for h in hits),
+                text_array(h.last_ts.isoformat() for h in hits),
+                [h.count for h in hits],
             ],
         )
-        return {(int(c), series, rule): int(alarm_id) for alarm_id, c, series, rule in found}
+        added = {h.key: h.count for h in hits}
+        out = {}
+        for alarm_id, cid, series, rule, total, state, opened in found:
+            key = (int(cid), series, rule)
+            out[key] = AttachedAlarm(int(alarm_id), int(total) - added[key], state, bool(opened))
+        return out
 
-    def insert_alarm(
-        self,
-        tx: Tx,
-        cid: int,
-        series: str,
-        rule: str,
-        limit_version: int | None,
-        ts: datetime,
-        opened_at: datetime,
-    ) -> int:
-        return int(
-            tx.insert(
-                "alarms",
-                {
-                    "characteristic_id": cid,
-                    "series": series,
-                    "rule": rule,
-                    "state": "open",
-                    "limit_version": limit_version,
-                    "opened_at": tx.ts(opened_at),
-                    "first_ts": tx.ts(ts),
-                    "last_ts": tx.ts(ts),
-                    "hits": 1,
-                },
+    def _attach_one(self, tx: Tx, h: AlarmHits, opened_at: datetime) -> AttachedAlarm:
+        cid, series, rule = h.key
+        row = tx.rows(
+            "SELECT id, hits, state FROM alarms WHERE characteristic_id = ? AND series = ? "
+            "AND rule = ? AND state <> 'closed'",
+            [cid, series, rule],
+        )
+        if row:
+            alarm_id, before, state = row[0]
+            tx.execute(
+                "UPDATE alarms SET hits = hits + ?, "
+                "last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END WHERE id = ?",
+                [h.count, tx.ts(h.last_ts), tx.ts(h.last_ts), alarm_id],
             )
+            return AttachedAlarm(int(alarm_id), int(before), state, False)
+        alarm_id = tx.insert(
+            "alarms",
+            {
+                "characteristic_id": cid,
+                "series": series,
+                "rule": rule,
+                "state": "open",
+                "limit_version": h.limit_version,
+                "opened_at": tx.ts(opened_at),
+                "first_ts": tx.ts(h.first_ts),
+                "last_ts": tx.ts(h.last_ts),
+                "hits": h.count,
+            },
         )
-
-    def hit_alarm(self, tx: Tx, alarm_id: int, ts: datetime) -> None:
-        tx.execute(
-            "UPDATE alarms SET hits = hits + 1, "
-            "last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END WHERE id = ?",
-            [tx.ts(ts), tx.ts(ts), alarm_id],
-        )
+        return AttachedAlarm(int(alarm_id), 0, "open", True)
 
     def acknowledge_alarm(
         self,
@@ -230,6 +226,19 @@ class AlarmRepository:
         if not events:
             return
         now = tx.ts(utcnow())
+        if tx.dialect == "postgresql":  # one statement over arrays, not one per row
+            tx.execute(
+                "INSERT INTO outbox (created_at, event, alarm_id, payload, attempts) "
+                "SELECT ?, e, a, p, 0 FROM unnest(?::text[], ?::int8[], ?::text[]) "
+                "WITH ORDINALITY AS u(e, a, p, o) ORDER BY o",
+                [
+                    now,
+                    text_array(event for event, _, _ in events),
+                    int_array(alarm_id for _, alarm_id, _ in events),
+                    text_array(tx.dump_json(payload) for _, _, payload in events),
+                ],
+            )
+            return
         tx.executemany(
             "INSERT INTO outbox (created_at, event, alarm_id, payload, attempts) "
             "VALUES (?, ?, ?, ?, 0)",

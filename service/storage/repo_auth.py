@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from service.domain import Principal
-from service.storage.db import Tx, utcnow
+from service.storage.db import Tx, text_array, utcnow
 
 
 class AuthRepository:
@@ -113,22 +113,35 @@ class AuthRepository:
         """`audit` of several records in one round trip (keys as `audit`'s arguments)."""
         if not rows:
             return
+        records = [
+            (
+                tx.ts(r.get("at") or utcnow()),
+                r["actor"],
+                r["entity"],
+                r["entity_key"],
+                r["action"],
+                None if r.get("before") is None else tx.dump_json(r["before"]),
+                None if r.get("after") is None else tx.dump_json(r["after"]),
+                r.get("reason"),
+            )
+            for r in rows
+        ]
+        if tx.dialect == "postgresql":  # one statement over arrays, not one per row
+            tx.execute(
+                "INSERT INTO audit_log (at, actor, entity, entity_key, action, before, after, "
+                "reason) SELECT t, who, e, k, d, b, a, r FROM unnest(?::timestamptz[], "
+                "?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) "
+                "WITH ORDINALITY AS u(t, who, e, k, d, b, a, r, o) ORDER BY o",
+                [
+                    text_array(r[0].isoformat() for r in records),  # ISO 8601 with its offset
+                    *(text_array(r[i] for r in records) for i in range(1, 8)),
+                ],
+            )
+            return
         tx.executemany(
             "INSERT INTO audit_log (at, actor, entity, entity_key, action, before, after, reason) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    tx.ts(r.get("at") or utcnow()),
-                    r["actor"],
-                    r["entity"],
-                    r["entity_key"],
-                    r["action"],
-                    None if r.get("before") is None else tx.dump_json(r["before"]),
-                    None if r.get("after") is None else tx.dump_json(r["after"]),
-                    r.get("reason"),
-                )
-                for r in rows
-            ],
+            records,
         )
 
     def audit_log(

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from service.domain import Measurement, Violation
-from service.storage.db import Tx, utcnow
+from service.storage.db import Tx, int_array, text_array, utcnow
 
 MEASUREMENT_COLUMNS = (
     "id",
@@ -67,6 +67,16 @@ class Head:
     head_id: int
     checkpoint_id: int
     state: dict[str, Any] | None = None
+
+
+@dataclass
+class IngestLookups:
+    """What an ingest transaction reads once it holds the locks (`ingest_lookups`)."""
+
+    seen_seq: set[tuple[str, int]]
+    seen_value: set[tuple[int, datetime, float]]
+    ids: list[int]
+    heads: dict[int, Head]
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,25 @@ class MeasurementRepository:
         in seconds. The one place that knows time_bucket / date_bin / SQLite arithmetic."""
 
     # --- shared -------------------------------------------------------------------------------
+    def ingest_lookups(
+        self,
+        tx: Tx,
+        seq_keys: Sequence[tuple[str, int]],
+        value_keys: Sequence[tuple[int, datetime, float]],
+        n_ids: int,
+        characteristic_ids: Sequence[int],
+    ) -> Callable[[], IngestLookups]:
+        """The stored duplicates among these keys, `n_ids` new measurement ids and the heads
+        of these characteristics; answered when the returned function is called (PostgreSQL
+        queues the reads in the caller's pipeline)."""
+        found = IngestLookups(
+            self.existing_seq_keys(tx, seq_keys) if seq_keys else set(),
+            self.existing_value_keys(tx, value_keys) if value_keys else set(),
+            self.allocate_measurement_ids(tx, n_ids),
+            self.heads(tx, characteristic_ids),
+        )
+        return lambda: found
+
     def insert_measurements(
         self, tx: Tx, rows: Sequence[Measurement], meanwhile: Callable[[], None] | None = None
     ) -> int:
@@ -344,6 +373,26 @@ class MeasurementRepository:
         if not violations:
             return
         now = tx.ts(utcnow())
+        if tx.dialect == "postgresql":  # one statement over arrays, not one per row
+            tx.execute(
+                f"INSERT INTO violations ({', '.join(VIOLATION_COLUMNS)}) "
+                "SELECT c, m, t, lv, p, s, r, v, a, ? FROM unnest(?::int8[], ?::int8[], "
+                "?::timestamptz[], ?::int8[], ?::int8[], ?::text[], ?::text[], ?::float8[], "
+                "?::int8[]) WITH ORDINALITY AS u(c, m, t, lv, p, s, r, v, a, o) ORDER BY o",
+                [
+                    now,
+                    int_array(v.characteristic_id for v in violations),
+                    int_array(v.measurement_id for v in violations),
+                    text_array(v.ts.isoformat() for v in violations),
+                    [v.limit_version for v in violations],
+                    int_array(v.point_no for v in violations),
+                    text_array(v.series for v in violations),
+                    text_array(v.rule for v in violations),
+                    [v.stat for v in violations],
+                    [v.alarm_id for v in violations],
+                ],
+            )
+            return
         marks = ", ".join("?" for _ in VIOLATION_COLUMNS)
         tx.executemany(
             f"INSERT INTO violations ({', '.join(VIOLATION_COLUMNS)}) VALUES ({marks})",

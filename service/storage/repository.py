@@ -16,18 +16,25 @@ differences are in `service.storage.db.Tx` and in the few methods the two subcla
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from service.storage.db import Database, Tx, connect
+from service.storage.db import Database, Tx, connect, int_array
 from service.storage.repo_alarms import AlarmRepository
 from service.storage.repo_auth import AuthRepository
 from service.storage.repo_limits import LimitRepository
-from service.storage.repo_measurements import Bucket, Head, MeasurementRepository
+from service.storage.repo_measurements import Bucket, Head, IngestLookups, MeasurementRepository
 from service.storage.repo_plant import PlantRepository
 
-__all__ = ["PostgresRepository", "Repository", "SqliteRepository", "Store", "repository_for"]
+__all__ = [
+    "PostgresRepository",
+    "Repository",
+    "SqliteRepository",
+    "Store",
+    "int_array",
+    "repository_for",
+]
 
 _CHUNK = 500
 
@@ -38,81 +45,121 @@ class Repository(
     """All data access of the service, dialect-neutral except for the abstract methods."""
 
 
-def int_array(values: Iterable[int]) -> str:
-    """A PostgreSQL array literal of integers, for a `?::int8[]` parameter: psycopg dumps a
-    list item by item in Python, this is one join (a thousand ids per ingest batch)."""
-    return "{" + ",".join(map(str, map(int, values))) + "}"
-
-
 class PostgresRepository(Repository):
     def __init__(self, timescale: bool = False) -> None:
         self.timescale = timescale
 
+    # The ingest look-ups are queued with `Tx.rows_later`: inside the ingest transaction's
+    # pipeline the locks, the duplicate look-ups, the new ids and the heads cost one round trip.
+    def ingest_lookups(
+        self,
+        tx: Tx,
+        seq_keys: Sequence[tuple[str, int]],
+        value_keys: Sequence[tuple[int, datetime, float]],
+        n_ids: int,
+        characteristic_ids: Sequence[int],
+    ) -> Callable[[], IngestLookups]:
+        seq = self._seq_keys_later(tx, seq_keys)
+        value = self._value_keys_later(tx, value_keys)
+        ids = self._ids_later(tx, n_ids)
+        heads = self._heads_later(tx, characteristic_ids)
+        return lambda: IngestLookups(seq(), value(), ids(), heads())
+
     def allocate_measurement_ids(self, tx: Tx, n: int) -> list[int]:
+        return self._ids_later(tx, n)()
+
+    def existing_seq_keys(self, tx: Tx, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        return self._seq_keys_later(tx, keys)()
+
+    def existing_value_keys(
+        self, tx: Tx, keys: Sequence[tuple[int, datetime, float]]
+    ) -> set[tuple[int, datetime, float]]:
+        return self._value_keys_later(tx, keys)()
+
+    def heads(self, tx: Tx, characteristic_ids: Sequence[int]) -> dict[int, Head]:
+        return self._heads_later(tx, characteristic_ids)()
+
+    def _ids_later(self, tx: Tx, n: int) -> Callable[[], list[int]]:
         if n <= 0:
-            return []
+            return list
         # One row back, not n: a contiguous run (the usual case) as its ends, else the array.
-        ((low, high, ids),) = tx.rows(
+        answer = tx.rows_later(
             "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
             "ELSE array_agg(v ORDER BY v) END "
             "FROM (SELECT nextval('measurements_id_seq') AS v FROM generate_series(1, ?)) s",
             [n],
         )
-        if ids is None:
-            return list(range(int(low), int(high) + 1))
-        return [int(v) for v in ids]
 
-    def existing_seq_keys(self, tx: Tx, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        def ids() -> list[int]:
+            ((low, high, listed),) = answer()
+            if listed is None:
+                return list(range(int(low), int(high) + 1))
+            return [int(v) for v in listed]
+
+        return ids
+
+    def _seq_keys_later(
+        self, tx: Tx, keys: Sequence[tuple[str, int]]
+    ) -> Callable[[], set[tuple[str, int]]]:
         if not keys:
-            return set()
+            return set
         by_source: dict[str, list[int]] = {}
         for source, seq in keys:
             by_source.setdefault(source, []).append(seq)
-        if len(by_source) <= 4:
-            # A collector numbers its records consecutively: a range scan per source is far
-            # cheaper than shipping every key as an array (psycopg dumps lists item by item).
-            found: set[tuple[str, int]] = set()
-            for source, seqs in by_source.items():
-                low, high = min(seqs), max(seqs)
-                if high - low > 4 * len(seqs) + 1000:
-                    break
-                wanted = set(seqs)
-                for (seq,) in tx.rows(
-                    "SELECT seq FROM measurements WHERE source = ? AND seq BETWEEN ? AND ?",
-                    [source, low, high],
-                ):
-                    if seq in wanted:
-                        found.add((source, int(seq)))
-            else:
-                return found
-        rows = tx.rows(
+        # A collector numbers its records consecutively: a range scan per source is far
+        # cheaper than shipping every key as an array (psycopg dumps lists item by item).
+        if len(by_source) <= 4 and all(
+            max(seqs) - min(seqs) <= 4 * len(seqs) + 1000 for seqs in by_source.values()
+        ):
+            ranges = [
+                (
+                    source,
+                    set(seqs),
+                    tx.rows_later(
+                        "SELECT seq FROM measurements WHERE source = ? AND seq BETWEEN ? AND ?",
+                        [source, min(seqs), max(seqs)],
+                    ),
+                )
+                for source, seqs in by_source.items()
+            ]
+            return lambda: {
+                (source, int(seq))
+                for source, wanted, answer in ranges
+                for (seq,) in answer()
+                if seq in wanted
+            }
+        answer = tx.rows_later(
             "SELECT m.source, m.seq FROM measurements m "
             "JOIN unnest(?::text[], ?::int8[]) AS k(source, seq) "
             "ON m.source = k.source AND m.seq = k.seq WHERE m.seq IS NOT NULL",
             [[k[0] for k in keys], [k[1] for k in keys]],
         )
-        return {(r[0], int(r[1])) for r in rows}
+        return lambda: {(r[0], int(r[1])) for r in answer()}
 
-    def existing_value_keys(
+    def _value_keys_later(
         self, tx: Tx, keys: Sequence[tuple[int, datetime, float]]
-    ) -> set[tuple[int, datetime, float]]:
+    ) -> Callable[[], set[tuple[int, datetime, float]]]:
         if not keys:
-            return set()
-        rows = tx.rows(
+            return set
+        answer = tx.rows_later(
             "SELECT m.characteristic_id, m.ts, m.value FROM measurements m "
             "JOIN unnest(?::int4[], ?::timestamptz[], ?::float8[]) AS k(c, ts, v) "
             "ON m.characteristic_id = k.c AND m.ts = k.ts AND m.value = k.v",
             [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
         )
-        return {(int(r[0]), r[1], r[2]) for r in rows}
+        return lambda: {(int(r[0]), r[1], r[2]) for r in answer()}
 
-    def heads(self, tx: Tx, characteristic_ids: Sequence[int]) -> dict[int, Head]:
-        rows = tx.rows(
+    def _heads_later(
+        self, tx: Tx, characteristic_ids: Sequence[int]
+    ) -> Callable[[], dict[int, Head]]:
+        if not characteristic_ids:
+            return dict
+        answer = tx.rows_later(
             "SELECT characteristic_id, limit_version, head_id, checkpoint_id FROM monitor_state "
             "WHERE characteristic_id = ANY(?::int8[])",
             [int_array(characteristic_ids)],
         )
-        return {r[0]: Head(r[0], r[1], r[2], r[3]) for r in rows}
+        return lambda: {r[0]: Head(r[0], r[1], r[2], r[3]) for r in answer()}
 
     def save_heads(self, tx: Tx, heads: Sequence[tuple[int, int]]) -> None:
         if not heads:
