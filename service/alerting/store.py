@@ -3,23 +3,35 @@
 Every function takes the open transaction, so the worker composes them into the transactions
 that give its guarantees (consume outbox rows + create notifications atomically; claim with a
 lease; record an attempt with its outcome).
+
+Sets of keys go to PostgreSQL as one array parameter (`= ANY(?::int8[])`, `unnest(...)`), not
+as `IN (?, ?, ...)` lists: the SQL text stays the same whatever the number of keys, so psycopg
+converts it once and can prepare it, and an array travels as one literal string (`int_array`;
+`text_array` for bulk text such as JSON documents) instead of being dumped item by item. The
+worker runs these for every outbox batch in the service's process, where its Python time is
+taken from ingest. SQLite has no arrays and keeps the `IN` lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from service.alerting.routing import BucketState
-from service.storage.db import Tx
+from service.storage.db import Tx, int_array, text_array
 
 _NOTIFICATION_COLUMNS = (
     "id, dedup_key, kind, event, route, channel, alarm_id, outbox_id, characteristic, state, "
     "message, attempts, next_attempt_at, lease_until, lease_owner, created_at, sent_at, last_error"
 )
 _TS_COLUMNS = ("next_attempt_at", "lease_until", "created_at", "sent_at")
+
+
+def _ts_array(values: Iterable[datetime | None]) -> str:
+    """`text_array` of aware datetimes (ISO 8601 with the offset: PostgreSQL reads the instant)."""
+    return text_array(None if v is None else v.isoformat() for v in values)
 
 
 def _for_update(tx: Tx, *, skip_locked: bool = False) -> str:
@@ -63,7 +75,16 @@ def pending_work(tx: Tx, *, now: datetime, periodic: bool, claim: bool) -> Work:
 
 def mark_consumed(tx: Tx, outbox_ids: Sequence[int], now: datetime) -> None:
     """The outbox protocol's `delivered_at` (service.storage.repo_alarms), one statement per
-    500 rows instead of one per row: a flood of repeats is consumed at thousands per second."""
+    batch (SQLite: per 500 rows) instead of one per row: a flood of repeats is consumed at
+    thousands per second."""
+    if tx.dialect == "postgresql":
+        if outbox_ids:
+            tx.execute(
+                "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 "
+                "WHERE id = ANY(?::int8[])",
+                [tx.ts(now), int_array(outbox_ids)],
+            )
+        return
     for start in range(0, len(outbox_ids), 500):
         chunk = list(outbox_ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
@@ -257,6 +278,42 @@ def save_digest(tx: Tx, row: dict[str, Any]) -> None:
     )
 
 
+_SAVE_DIGESTS_PG = (
+    "UPDATE alert_digests AS d SET pending = u.pending, first_ts = u.first_ts, "
+    "last_ts = u.last_ts, by_rule = u.by_rule, alarm_ids = u.alarm_ids, message = u.message, "
+    "last_sent_at = u.last_sent_at FROM unnest(?::text[], ?::text[], ?::int4[], "
+    "?::timestamptz[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) "
+    "AS u(route, characteristic, pending, first_ts, last_ts, by_rule, alarm_ids, message, "
+    "last_sent_at) WHERE d.route = u.route AND d.characteristic = u.characteristic"
+)
+
+
+def save_digests(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+    """`save_digest` of a batch's accumulators (one per route and characteristic), in one
+    statement on PostgreSQL: a batch touching many characteristics costs one round trip, not
+    one each. The rows are already locked (`digest_row`), so the order does not matter."""
+    if tx.dialect != "postgresql":
+        for row in rows:
+            save_digest(tx, row)
+        return
+    if not rows:
+        return
+    tx.execute(
+        _SAVE_DIGESTS_PG,
+        [
+            text_array(r["route"] for r in rows),
+            text_array(r["characteristic"] for r in rows),
+            int_array(r["pending"] for r in rows),
+            _ts_array(r["first_ts"] for r in rows),
+            _ts_array(r["last_ts"] for r in rows),
+            text_array(tx.dump_json(r["by_rule"]) for r in rows),
+            text_array(tx.dump_json(r["alarm_ids"]) for r in rows),
+            text_array(None if r["message"] is None else tx.dump_json(r["message"]) for r in rows),
+            _ts_array(r["last_sent_at"] for r in rows),
+        ],
+    )
+
+
 def delete_digest(tx: Tx, route: str, characteristic: str) -> None:
     tx.execute(
         "DELETE FROM alert_digests WHERE route = ? AND characteristic = ?", [route, characteristic]
@@ -282,22 +339,31 @@ def get_alarm(tx: Tx, alarm_id: int) -> dict[str, Any] | None:
 
 
 def get_alarms(tx: Tx, alarm_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """`get_alarm` of many alarms in one query (an outbox batch names hundreds)."""
-    found: dict[int, dict[str, Any]] = {}
+    """`get_alarm` of many alarms in one query (an outbox batch names hundreds), locked in
+    alarm_id order (concurrent workers on PostgreSQL never wait for each other in a cycle)."""
     ids = sorted(set(alarm_ids))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        rows = tx.fetchall(
-            f"SELECT * FROM alert_alarms WHERE alarm_id IN ({marks}) ORDER BY alarm_id"
-            + _for_update(tx),
-            chunk,
-        )
-        for row in rows:
-            for col in ("opened_at", "next_due_at", "updated_at"):
-                row[col] = tx.to_dt(row[col])
-            row["message"] = tx.load_json(row["message"])
-            found[int(row["alarm_id"])] = row
+    rows: list[dict[str, Any]] = []
+    if tx.dialect == "postgresql":
+        if ids:
+            rows = tx.fetchall(
+                "SELECT * FROM alert_alarms WHERE alarm_id = ANY(?::int8[]) ORDER BY alarm_id"
+                + _for_update(tx),
+                [int_array(ids)],
+            )
+    else:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows += tx.fetchall(
+                f"SELECT * FROM alert_alarms WHERE alarm_id IN ({marks}) ORDER BY alarm_id",
+                chunk,
+            )
+    found: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        for col in ("opened_at", "next_due_at", "updated_at"):
+            row[col] = tx.to_dt(row[col])
+        row["message"] = tx.load_json(row["message"])
+        found[int(row["alarm_id"])] = row
     return found
 
 
@@ -305,15 +371,25 @@ def characteristic_states(tx: Tx, characteristics: Sequence[str]) -> dict[str, s
     """`characteristic_state` of many characteristics in one query."""
     seen: dict[str, set[str]] = {c: set() for c in characteristics}
     keys = sorted(seen)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for characteristic, state in tx.rows(
-            "SELECT DISTINCT characteristic, state FROM alert_alarms "
-            f"WHERE characteristic IN ({marks}) AND state <> 'closed'",
-            chunk,
-        ):
-            seen[characteristic].add(state)
+    found: list[tuple[Any, ...]] = []
+    if tx.dialect == "postgresql":
+        if keys:
+            found = tx.rows(
+                "SELECT DISTINCT characteristic, state FROM alert_alarms "
+                "WHERE characteristic = ANY(?::text[]) AND state <> 'closed'",
+                [keys],
+            )
+    else:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found += tx.rows(
+                "SELECT DISTINCT characteristic, state FROM alert_alarms "
+                f"WHERE characteristic IN ({marks}) AND state <> 'closed'",
+                chunk,
+            )
+    for characteristic, state in found:
+        seen[characteristic].add(state)
     return {c: _andon(states) for c, states in seen.items()}
 
 
@@ -366,19 +442,50 @@ _ALARM_COLUMNS = (
 )
 
 
-def upsert_alarms(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
-    """`upsert_alarm` of many alarms in one `executemany` (pipelined on PostgreSQL): the
-    consumer writes a batch's alarms at once instead of one round trip per event.
+_ALARM_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in _ALARM_COLUMNS[1:])
+# One statement for the whole batch on PostgreSQL: rows are written in the given order (so
+# row locks are taken in it), each column one array.
+_UPSERT_ALARMS_PG = (
+    f"INSERT INTO alert_alarms ({', '.join(_ALARM_COLUMNS)}) "
+    f"SELECT {', '.join(f'u.{c}' for c in _ALARM_COLUMNS)} FROM unnest("
+    "?::int8[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::int4[], "
+    "?::timestamptz[], ?::text[], ?::timestamptz[]) "
+    f"WITH ORDINALITY AS u({', '.join(_ALARM_COLUMNS)}, ord) ORDER BY u.ord "
+    f"ON CONFLICT (alarm_id) DO UPDATE SET {_ALARM_UPDATES}"
+)
 
-    `rows` have `get_alarm`'s shape (datetimes, `message` a dict); one row per alarm_id.
+
+def upsert_alarms(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
+    """`upsert_alarm` of many alarms at once: the consumer writes a batch's alarms together
+    instead of one round trip per event. On PostgreSQL one statement over column arrays built
+    as literals (an `executemany` pays a full execute in Python per row, a Python list an
+    item-by-item dump); on SQLite an `executemany`.
+
+    `rows` have `get_alarm`'s shape (datetimes, `message` a dict); one row per alarm_id (a
+    PostgreSQL upsert may not touch a row twice).
     """
     if not rows:
         return
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _ALARM_COLUMNS[1:])
+    if tx.dialect == "postgresql":
+        tx.execute(
+            _UPSERT_ALARMS_PG,
+            [
+                int_array(r["alarm_id"] for r in rows),
+                text_array(r["characteristic"] for r in rows),
+                text_array(r["state"] for r in rows),
+                text_array(r["policy"] for r in rows),
+                _ts_array(r["opened_at"] for r in rows),
+                int_array(r["levels_done"] for r in rows),
+                _ts_array(r["next_due_at"] for r in rows),
+                text_array(tx.dump_json(r["message"]) for r in rows),
+                _ts_array(r["updated_at"] for r in rows),
+            ],
+        )
+        return
     tx.executemany(
         f"INSERT INTO alert_alarms ({', '.join(_ALARM_COLUMNS)}) "
         f"VALUES ({', '.join('?' for _ in _ALARM_COLUMNS)}) "
-        f"ON CONFLICT (alarm_id) DO UPDATE SET {updates}",
+        f"ON CONFLICT (alarm_id) DO UPDATE SET {_ALARM_UPDATES}",
         [
             (
                 r["alarm_id"],
@@ -431,12 +538,17 @@ def notifications_for_alarm(tx: Tx, alarm_id: int) -> list[dict[str, Any]]:
     if not notes:
         return []
     ids = [n["id"] for n in notes]
-    marks = ", ".join("?" for _ in ids)
-    attempts = tx.fetchall(
+    columns = (
         "SELECT notification_id, attempt, started_at, duration_ms, ok, retryable, status_code, "
-        f"detail, worker FROM alert_attempts WHERE notification_id IN ({marks}) ORDER BY id",
-        ids,
+        "detail, worker FROM alert_attempts"
     )
+    if tx.dialect == "postgresql":
+        attempts = tx.fetchall(
+            f"{columns} WHERE notification_id = ANY(?::int8[]) ORDER BY id", [int_array(ids)]
+        )
+    else:
+        marks = ", ".join("?" for _ in ids)
+        attempts = tx.fetchall(f"{columns} WHERE notification_id IN ({marks}) ORDER BY id", ids)
     by_note: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for a in attempts:
         a["started_at"] = tx.to_dt(a["started_at"])
