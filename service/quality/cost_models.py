@@ -200,6 +200,8 @@ def _relink(tx: Tx, site_id: int) -> None:
         "SELECT id, valid_from FROM quality_cost_models WHERE site_id = ? ORDER BY valid_from",
         [site_id],
     )
+    if not rows:  # the site's last model was deleted
+        return
     for (model_id, _), nxt in zip(rows, [*rows[1:], None], strict=True):
         tx.execute(
             "UPDATE quality_cost_models SET valid_to = ? WHERE id = ?",

@@ -107,6 +107,11 @@ def test_cost_model_validation_and_validity_chain(plant: httpx.Client, live: Liv
     p100 = next(p for p in got["products"] if p["product"] == "P-100")
     assert p100["stations"] == {"L1.op10": 10.0, "L1.op20": 22.0, "L2.op10": 11.0}
     assert manager.get("/api/v1/cost-models/999").status_code == 404
+    # deleting versions re-links the chain, down to a site with none left
+    assert manager.delete(f"/api/v1/cost-models/{v2['id']}").status_code == 204
+    assert ok(manager.get(f"/api/v1/cost-models/{v1['id']}"))["valid_to"] is None
+    assert manager.delete(f"/api/v1/cost-models/{v1['id']}").status_code == 204
+    assert manager.get(f"/api/v1/cost-models/{v1['id']}").status_code == 404
 
 
 def test_costs_in_two_currencies_are_never_added(live: LiveServer, admin: httpx.Client) -> None:
