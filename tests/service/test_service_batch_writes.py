@@ -32,11 +32,10 @@ AWKWARD = [
 ]
 
 
-@pytest.fixture
-def store(database_url: str):
-    s = open_store(
+def _open(url: str) -> Store:
+    return open_store(
         SimpleNamespace(
-            resolved_database_url=database_url,
+            resolved_database_url=url,
             pool_min_size=1,
             pool_max_size=2,
             timescale="auto",
@@ -45,22 +44,17 @@ def store(database_url: str):
             timescale_retention=None,
         )
     )
+
+
+@pytest.fixture
+def store(database_url: str):
+    s = _open(database_url)
     yield s
     s.close()
 
 
 def test_text_array_literals_round_trip_any_text(pg_url: str) -> None:
-    s = open_store(
-        SimpleNamespace(
-            resolved_database_url=pg_url,
-            pool_min_size=1,
-            pool_max_size=1,
-            timescale="auto",
-            migrate_on_start=False,
-            timescale_compress_after=None,
-            timescale_retention=None,
-        )
-    )
+    s = _open(pg_url)
     try:
         with s.transaction() as tx:
             rows = tx.rows(
