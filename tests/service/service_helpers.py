@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -18,6 +19,8 @@ import uvicorn
 from service.app import create_app
 from service.auth import issue_token
 from service.settings import Settings
+from service.storage import open_store
+from service.storage.repository import Store
 
 SECRET = "test-secret-not-the-default"
 
@@ -72,6 +75,22 @@ class LiveServer:
         client = httpx.Client(base_url=self.url, headers=headers, timeout=60.0)
         self._clients.append(client)
         return client
+
+
+def open_small_store(url: str, *, pool_max_size: int = 4) -> Store:
+    """A store on `url` (migrated, plain tables unless TimescaleDB is there) with a small pool,
+    for repository-level tests that need no service around it."""
+    return open_store(
+        SimpleNamespace(
+            resolved_database_url=url,
+            pool_min_size=1,
+            pool_max_size=pool_max_size,
+            timescale="auto",
+            migrate_on_start=True,
+            timescale_compress_after=None,
+            timescale_retention=None,
+        )
+    )
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -5,13 +5,12 @@ array literals round-trip any text, `ingest_lookups` answers what the single loo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
+from service_helpers import open_small_store
 
 from service import characteristics as char_service
 from service.domain import Measurement
-from service.storage import open_store
 from service.storage.db import text_array, utcnow
 from service.storage.repo_alarms import AlarmHits
 from service.storage.repository import Store
@@ -32,29 +31,15 @@ AWKWARD = [
 ]
 
 
-def _open(url: str) -> Store:
-    return open_store(
-        SimpleNamespace(
-            resolved_database_url=url,
-            pool_min_size=1,
-            pool_max_size=2,
-            timescale="auto",
-            migrate_on_start=True,
-            timescale_compress_after=None,
-            timescale_retention=None,
-        )
-    )
-
-
 @pytest.fixture
 def store(database_url: str):
-    s = _open(database_url)
+    s = open_small_store(database_url)
     yield s
     s.close()
 
 
 def test_text_array_literals_round_trip_any_text(pg_url: str) -> None:
-    s = _open(pg_url)
+    s = open_small_store(pg_url)
     try:
         with s.transaction() as tx:
             rows = tx.rows(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from service_helpers import open_small_store
 
 from service.storage import open_store
 from service.storage.db import Tx, connect
@@ -15,21 +15,9 @@ from service.storage.migrations import MigrationError, applied_versions, discove
 from service.storage.repository import Store
 
 
-def settings(url: str) -> SimpleNamespace:
-    return SimpleNamespace(
-        resolved_database_url=url,
-        pool_min_size=1,
-        pool_max_size=4,
-        timescale="auto",
-        migrate_on_start=True,
-        timescale_compress_after=None,
-        timescale_retention=None,
-    )
-
-
 @pytest.fixture
 def store(database_url: str):
-    s = open_store(settings(database_url))
+    s = open_small_store(database_url)
     yield s
     s.close()
 
