@@ -382,7 +382,7 @@ class IngestService:
                 for m, mid in zip(fresh, found.ids, strict=False):
                     m.id = mid
                 plan = self.evaluator.prepare(
-                    tx, fresh, chars, want_points=want_points, heads=found.heads
+                    tx, fresh, chars, found.heads, want_points=want_points
                 )
                 judged: list[Outcome] = []
                 repo.insert_measurements(

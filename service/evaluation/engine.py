@@ -269,14 +269,14 @@ class Evaluator:
         tx: Tx,
         batch: Sequence[Measurement],
         chars: dict[int, Characteristic],
+        heads: dict[int, Head],
         *,
         want_points: bool = False,
-        heads: dict[int, Head] | None = None,
     ) -> Plan:
         """Load the monitors and number every measurement (limit_version, point_no), so that
         the rows can be stored before `judge` produces the violations. The caller holds the
-        characteristic locks and has assigned ids in arrival order; `heads`, when given, were
-        read under those locks (`Repository.ingest_lookups`) and cover the batch."""
+        characteristic locks and has assigned ids in arrival order; `heads` were read under
+        those locks (`Repository.ingest_lookups`) and cover the batch."""
         outcome = Outcome()
         plan = Plan(outcome, want_points)
         groups: dict[int, list[Measurement]] = {}
@@ -286,8 +286,6 @@ class Evaluator:
                 groups[m.characteristic_id] = [m]
             else:
                 group.append(m)
-        if heads is None:
-            heads = self.repo.heads(tx, list(groups))
         fresh: dict[int, CharState] = {}
         with self._lock:  # one pass over the cache for the whole batch
             cache = self._cache
