@@ -12,7 +12,10 @@ Cases (all with the eight Nelson rules):
   t = a·g + c·g², whose extrapolation is printed beside it;
 * the streaming Monitor with frozen limits: micro-batches of 1,000 points and single-point
   updates (target >= 200,000 points/s on one core). shewhart has no streaming API, so the
-  peer figure there is its batch I-MR rate, the cost of re-running a chart per batch.
+  peer figure there is its batch I-MR rate, the cost of re-running a chart per batch;
+* a service's batch: 1,000 individuals monitors with 4 new points each, `spc.update_together`
+  against each monitor's own `update_many` (the peer here is Linewatch's per-monitor path;
+  both must flag the same points).
 
 Times are best of N runs (the minimum is the least disturbed by other load on the machine).
 The table at the end is markdown, for the README's performance section.
@@ -176,6 +179,48 @@ def bench_monitor(x: np.ndarray, repeat: int, quick: bool) -> dict[str, Any]:
     }
 
 
+def bench_together(x: np.ndarray, repeat: int) -> dict[str, Any]:
+    """A service's batch: 1,000 characteristics, 4 new points each, one monitor per
+    characteristic; `spc.update_together` against each monitor's own `update_many`."""
+    phase1 = spc.chart("imr", x[:1000], rules="nelson")
+    monitors, points = 1000, 4
+    history = x[1000 : 1000 + 20 * monitors].reshape(monitors, 20)
+    batches = [
+        x[50_000 + k * points * 50 : 50_000 + (k + 1) * points * 50].reshape(50, points).tolist()
+        for k in range(monitors)
+    ]
+
+    def fresh() -> list[spc.Monitor]:
+        out = [spc.Monitor(phase1.limits, rules="nelson") for _ in range(monitors)]
+        for monitor, past in zip(out, history, strict=True):
+            monitor.update_many(past.tolist())
+        return out
+
+    def run(together: bool) -> tuple[float, int]:
+        """Seconds spent judging (the monitors' set-up is not timed) and points flagged."""
+        watched = fresh()
+        flagged, spent = 0, 0.0
+        for step in range(50):
+            batch = [b[step] for b in batches]
+            started = time.perf_counter()
+            if together:
+                results = spc.update_together(watched, batch)
+            else:
+                results = [m.update_many(p) for m, p in zip(watched, batch, strict=True)]
+            spent += time.perf_counter() - started
+            flagged += sum(bool(r.violations) for rs in results for r in rs)
+        return spent, flagged
+
+    each = min(run(False) for _ in range(repeat))
+    together = min(run(True) for _ in range(repeat))
+    total = 50 * monitors * points
+    return {
+        "each_rate": total / each[0],
+        "together_rate": total / together[0],
+        "agree": together[1] == each[1],
+    }
+
+
 def machine_line() -> str:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     return (
@@ -215,6 +260,7 @@ def main() -> None:
 
     xbar = bench_xbar(x, args.repeat, 0.0 if args.quick else args.shewhart_timeout, args.quick)
     monitor = bench_monitor(x, args.repeat, args.quick)
+    together = bench_together(x, args.repeat)
     flagged, expected = monitor["agree"]
     print(
         f"\nMonitor: {flagged} points flagged in micro-batches, {expected} by the batch chart "
@@ -243,6 +289,14 @@ def main() -> None:
             f"{fmt_rate(sw_rate)} (batch I-MR)",
             f"{monitor['batch_rate'] / sw_rate:.1f}x",
             ">= 200 k points/s",
+        ),
+        (
+            "1,000 monitors x 4 points per call, Nelson (update_together)"
+            + ("" if together["agree"] else " DISAGREE"),
+            fmt_rate(together["together_rate"]),
+            f"{fmt_rate(together['each_rate'])} (update_many per monitor)",
+            f"{together['together_rate'] / together['each_rate']:.1f}x",
+            "",
         ),
         (
             f"Monitor, single-point updates ({monitor['single_points']:,} points)",

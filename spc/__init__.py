@@ -25,6 +25,7 @@ from spc.monitor import Monitor, PointResult
 from spc.result import ChartResult
 from spc.rules import RULE_SETS, describe_rule, evaluate_rules, resolve_rules
 from spc.sigma import SIGMA_METHODS
+from spc.together import update_together
 
 __all__ = [
     "A2",
@@ -62,6 +63,7 @@ __all__ = [
     "p_chart",
     "resolve_rules",
     "u_chart",
+    "update_together",
     "xbar_r",
     "xbar_s",
 ]

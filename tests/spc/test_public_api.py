@@ -48,6 +48,7 @@ EXPECTED = [
     "p_chart",
     "resolve_rules",
     "u_chart",
+    "update_together",
     "xbar_r",
     "xbar_s",
 ]
