@@ -410,7 +410,7 @@ class PgTx(Tx):
             cur.execute(
                 "SELECT count(pg_advisory_xact_lock(hashtext(current_schema() || '/' || %s), k)) "
                 "FROM unnest(%s::int[]) AS k",
-                (str(namespace), ordered),
+                (str(namespace), int_array(ordered)),
             )
 
     def ts(self, value: datetime | None) -> Any:
