@@ -118,11 +118,20 @@ class Window:
 
     @classmethod
     def of(cls, start: datetime | None, end: datetime | None, default_days: int = 30) -> Window:
-        end = end or day_ceil(utcnow())
-        start = start or end - timedelta(days=default_days)
+        # The bounds given are checked before the default `from` is computed from `to`: near
+        # year 1, `to − default_days` overflows (a 500 instead of a 422 naming the field).
         for name, value in (("from", start), ("to", end)):
-            if not EARLIEST <= value <= LATEST:
+            if value is not None and not EARLIEST <= value <= LATEST:
                 raise Invalid(name, "must lie between 1970-01-01 and 2200-01-01")
+        end = end or day_ceil(utcnow())
+        if start is None:
+            start = end - timedelta(days=default_days)
+            if start < EARLIEST:
+                raise Invalid(
+                    "from",
+                    f"the default (to − {default_days} days) would start before 1970-01-01: "
+                    "give from",
+                )
         if not start < end:
             raise Invalid("from", "must be before to")
         return cls(start, end)

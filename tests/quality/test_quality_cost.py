@@ -330,3 +330,33 @@ def test_top_movers_against_the_previous_period(month: dict[str, Any]) -> None:
         assert item["previous"] == approx(before[item["key"]])
         assert item["delta"] == approx(now[item["key"]] - before[item["key"]])
         assert item["change"] == approx(item["delta"] / before[item["key"]])
+
+
+QUERY_ROUTES = (
+    "/api/v1/defects",
+    "/api/v1/defects/pareto",
+    "/api/v1/defects/spc-warnings",
+    "/api/v1/quality-cost",
+    "/api/v1/quality-cost/movers",
+    "/api/v1/quality-rates",
+)
+
+
+def test_windows_at_the_ends_of_the_calendar_are_a_422_naming_the_field(
+    manager: httpx.Client,
+) -> None:
+    """A `to` in the first days of year 1 without `from` was a 500: the default `from`
+    (to − 30 days) was computed before the range check and overflowed."""
+    cases = [
+        ({"to": "0001-01-01T01:14:09Z"}, "to"),
+        ({"to": "0001-01-18T00:25:01Z", "format": "xlsx"}, "to"),
+        ({"from": "0001-01-01T00:00:00Z"}, "from"),
+        ({"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"}, "from"),
+        ({"to": "9999-12-31T23:59:59Z"}, "to"),
+        ({"to": "1970-01-10T00:00:00Z"}, "from"),  # the default from would precede 1970
+    ]
+    for path in QUERY_ROUTES:
+        for params, field in cases:
+            response = manager.get(path, params=params)
+            assert response.status_code == 422, (path, params, response.text)
+            assert response.json()["field"] == field, (path, params, response.text)
