@@ -61,12 +61,14 @@ def exercise_all(server: LiveServer, wanted: Callable[[set[str]], bool]) -> tupl
         def exercise(case: schemathesis.Case) -> None:
             if case.path == "/api/v1/stream":
                 case.query = {**(case.query or {}), "characteristic": "nope"}
-            response = case.call(base_url=server.url, headers=headers, timeout=30)
+            request = f"{case.method} {case.formatted_path} query={case.query} body={case.body!r}"
+            try:
+                response = case.call(base_url=server.url, headers=headers, timeout=30)
+            except Exception as exc:  # a dropped connection or a timeout: report the case
+                failures.append(f"{request[:500]} -> raised {exc!r}")
+                return
             if response.status_code >= 500:
-                failures.append(
-                    f"{case.method} {case.formatted_path} -> "
-                    f"{response.status_code} {response.text[:200]}"
-                )
+                failures.append(f"{request[:500]} -> {response.status_code} {response.text[:200]}")
 
         exercise()
     return operations, failures
