@@ -243,12 +243,7 @@ class Monitor:
         needs the vectorized path (which then judges the whole batch, or rejects it whole)."""
         kind, bands_of = self._kind, self._bands
         if kind == "imr":  # the common case, without the general parser
-            for point in batch:
-                if type(point) not in _NUMBER or not math.isfinite(point):
-                    return None
-            bands = bands_of.get(1.0, _UNSEEN)
-            if bands is _UNSEEN:
-                bands = self._band_for(1.0)
+            bands = self._individual_bands(batch)
             if bands is None:
                 return None
             one = self._one
@@ -268,6 +263,17 @@ class Monitor:
                 return None
             prepared.append((parsed, bands))
         return [self._one(*parsed, bands) for parsed, bands in prepared]
+
+    def _individual_bands(self, batch: Sequence[Any] | np.ndarray) -> Any:
+        """The n = 1 limits of both charts when every point is a finite number, else None
+        (then the general path judges the batch, or rejects it)."""
+        for point in batch:
+            if type(point) not in _NUMBER or not math.isfinite(point):
+                return None
+        bands = self._bands.get(1.0, _UNSEEN)
+        if bands is _UNSEEN:
+            bands = self._band_for(1.0)
+        return bands
 
     def _one(self, stat: float, n: float, spread: float | None, bands: Any) -> PointResult:
         (center, lcl, ucl, unit), (d_lcl, d_ucl) = bands

@@ -18,14 +18,13 @@ tail still filling, a value that is not a finite number) goes through `Monitor.u
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
 import numpy as np
 
-from spc.monitor import _NUMBER, _UNSEEN, Monitor, PointResult
+from spc.monitor import Monitor, PointResult
 from spc.rules import LOOKBACK, evaluate_rules, violations_by_point
 
 __all__ = ["update_together"]
@@ -66,13 +65,7 @@ def _together_bands(monitor: Monitor, batch: Sequence[Any]) -> Any:
         or not batch
     ):
         return None
-    for point in batch:
-        if type(point) not in _NUMBER or not math.isfinite(point):
-            return None
-    bands = monitor._bands.get(1.0, _UNSEEN)
-    if bands is _UNSEEN:
-        bands = monitor._band_for(1.0)
-    return bands
+    return monitor._individual_bands(batch)
 
 
 def _individuals(
