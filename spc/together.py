@@ -24,12 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from spc.monitor import Monitor, PointResult
+from spc.monitor import Monitor, PointResult, _new
 from spc.rules import LOOKBACK, evaluate_rules, violations_by_point
 
 __all__ = ["update_together"]
-
-_new = tuple.__new__
 
 
 def update_together(

@@ -326,11 +326,9 @@ class Evaluator:
         outcome, want_points = plan.outcome, plan.want_points
         # All monitors in one call: individuals charts are judged in one vectorized pass
         # (spc.update_together), which costs a fraction of a call per characteristic.
+        busy = [(state, points) for _, state, points, _, _ in plan.work if points]
         judged = iter(
-            update_together(
-                [state.monitor for _, state, points, _, _ in plan.work if points],
-                [[p[1] for p in points] for _, _, points, _, _ in plan.work if points],
-            )
+            update_together([s.monitor for s, _ in busy], [[p[1] for p in ps] for _, ps in busy])
         )
         for char, state, points, count, last_id in plan.work:
             assert state.limits is not None
