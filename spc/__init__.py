@@ -25,7 +25,7 @@ from spc.monitor import Monitor, PointResult
 from spc.result import ChartResult
 from spc.rules import RULE_SETS, describe_rule, evaluate_rules, resolve_rules
 from spc.sigma import SIGMA_METHODS
-from spc.together import update_together
+from spc.together import flagged_together, update_together
 
 __all__ = [
     "A2",
@@ -58,6 +58,7 @@ __all__ = [
     "describe_rule",
     "evaluate_rules",
     "ewma",
+    "flagged_together",
     "imr",
     "np_chart",
     "p_chart",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,8 @@ from service.evaluation.former import Subgroup, SubgroupFormer
 from service.storage.db import Tx
 from service.storage.repo_measurements import Head
 from service.storage.repository import Repository
-from spc.together import update_together
+from spc import PointResult
+from spc.together import flagged_together, update_together
 
 log = logging.getLogger("linewatch.evaluation")
 
@@ -325,19 +326,23 @@ class Evaluator:
         while the rows stream into PostgreSQL."""
         outcome, want_points = plan.outcome, plan.want_points
         # All monitors in one call: individuals charts are judged in one vectorized pass
-        # (spc.update_together), which costs a fraction of a call per characteristic.
+        # (spc.update_together), which costs a fraction of a call per characteristic. Without
+        # a live-stream listener only the flagged points matter (spc.flagged_together).
         busy = [(state, points) for _, state, points, _, _ in plan.work if points]
-        judged = iter(
-            update_together([s.monitor for s, _ in busy], [[p[1] for p in ps] for _, ps in busy])
+        monitors = [s.monitor for s, _ in busy]
+        batches = [[p[1] for p in ps] for _, ps in busy]
+        judged: Iterator[Sequence[tuple[int, PointResult]]] = iter(
+            [list(enumerate(r)) for r in update_together(monitors, batches)]
+            if want_points
+            else flagged_together(monitors, batches)
         )
         for char, state, points, count, last_id in plan.work:
             assert state.limits is not None
             version = state.limits.version
             if points:
-                results = next(judged)
-                for (at, _), result in zip(points, results, strict=True):
+                for offset, result in next(judged):
                     if want_points or result.violations or result.dispersion_violations:
-                        _judged(char.id, version, *at, result, outcome, want_points)
+                        _judged(char.id, version, *points[offset][0], result, outcome, want_points)
             state.since_checkpoint += count
             state.head_id = last_id
             outcome.heads.append((char.id, last_id))

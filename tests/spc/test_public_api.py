@@ -43,6 +43,7 @@ EXPECTED = [
     "describe_rule",
     "evaluate_rules",
     "ewma",
+    "flagged_together",
     "imr",
     "np_chart",
     "p_chart",

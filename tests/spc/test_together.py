@@ -1,5 +1,6 @@
-"""`update_together` against each monitor's own `update_many`: same results, same state, on
-individuals monitors (the vectorized pass) mixed with every other kind (the fallback)."""
+"""`update_together` and `flagged_together` against each monitor's own `update_many`: same
+results (all of them, or the flagged ones), same state, on individuals monitors (the vectorized
+pass) mixed with every other kind (the fallback)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 import spc
 from spc import Limits, Monitor
 from spc.rules import ALL_RULES, LOOKBACK
-from spc.together import update_together
+from spc.together import flagged_together, update_together
 
 # Values on zone boundaries and beyond them, so that every rule fires now and then.
 STEPS = [-3.5, -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
@@ -83,10 +84,19 @@ def test_equals_each_monitor_alone(cases: list[tuple[Monitor, list[Any], list[An
         ours.append(monitor)
         theirs.append(Monitor.from_state(monitor.state_dict()))
         batches.append(batch)
+    twins = [Monitor.from_state(m.state_dict()) for m in ours]
     together = update_together(ours, batches)
-    for mine, reference, batch, got in zip(ours, theirs, batches, together, strict=True):
-        _same(got, reference.update_many(batch))
+    flagged = flagged_together(twins, batches)
+    for mine, twin, reference, batch, got, hits in zip(
+        ours, twins, theirs, batches, together, flagged, strict=True
+    ):
+        expected = reference.update_many(batch)
+        _same(got, expected)
         assert mine.state_dict() == reference.state_dict()
+        assert twin.state_dict() == reference.state_dict()
+        wanted = [k for k, r in enumerate(expected) if r.violations or r.dispersion_violations]
+        assert [k for k, _ in hits] == wanted
+        _same([r for _, r in hits], [expected[k] for k in wanted])
 
 
 def test_full_tails_take_the_vectorized_pass(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,8 +114,12 @@ def test_full_tails_take_the_vectorized_pass(monkeypatch: pytest.MonkeyPatch) ->
             raise AssertionError("took the point-by-point path")
         return []
 
+    twins = [Monitor.from_state(m.state_dict()) for m in monitors]
     monkeypatch.setattr(Monitor, "update_many", refuse)
     got = update_together(monitors, batches)
+    hits = flagged_together(twins, batches)
+    assert [(k, r) for k, r in enumerate(got[7]) if r.violations] == hits[7]
+    assert sum(map(len, hits)) < sum(map(len, batches))  # only the flagged points come back
     for g, e in zip(got, expected, strict=True):
         _same(g, e)
     assert got[7][0].violations == ["N1"] and got[7][0].dispersion_violations == ["N1"]
@@ -120,6 +134,8 @@ def test_a_bad_point_raises_as_update_many_does() -> None:
         update_together([monitor], [[float("nan")]])
     with pytest.raises(ValueError, match="one batch per monitor"):
         update_together([monitor], [])
+    with pytest.raises(spc.InvalidDataError):
+        flagged_together([monitor], [[float("inf")]])
 
 
 def test_the_same_monitor_twice_goes_in_turn() -> None:
@@ -127,6 +143,11 @@ def test_the_same_monitor_twice_goes_in_turn() -> None:
     monitor = Monitor(limits)
     monitor.update_many([10.0] * LOOKBACK)
     twin = Monitor.from_state(monitor.state_dict())
+    third = Monitor.from_state(monitor.state_dict())
     got = update_together([monitor, monitor], [[10.5] * 4, [10.5] * 4])
     _same(got[0] + got[1], twin.update_many([10.5] * 8))
     assert got[1][-1].violations == ["WE4"]
+    hits = flagged_together([third, third], [[10.5] * 4, [10.5] * 4])
+    assert [(k, r.violations) for k, r in hits[1]] == [(3, ["WE4"])] and hits[0] == []
+    _same([r for _, r in hits[1]], got[1][-1:])
+    assert third.state_dict() == monitor.state_dict()
