@@ -19,7 +19,6 @@ a point, its violations, its alarms and the outbox rows commit together.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,17 +26,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service import ingest_fast
 from service.alarms import AlarmBook
-from service.domain import ATTRIBUTE_CHARTS, Characteristic, LimitVersion, Measurement
+from service.domain import Characteristic, LimitVersion, Measurement
 from service.evaluation.engine import EvaluatedPoint, Evaluator, Outcome, lock_characteristics
 from service.group_commit import GroupCommitter
+from service.record_checks import (
+    ATTRIBUTE_CHARTS,
+    INT8,
+    QUALITIES,
+    Rejected,
+    check_count,
+    parse_ts,
+    parse_value,
+    text_field,
+)
 from service.storage.repository import Store
 
 log = logging.getLogger("linewatch.ingest")
-
-MAX_TEXT = 200
-QUALITIES = ("good", "uncertain", "bad")
-INT8 = 2**63
 
 
 @dataclass
@@ -55,92 +61,6 @@ PARSING_SLOTS = 2
 """Requests that parse and validate at once. With the GIL, more parsers do not parse faster;
 they only take turns with the group commit leader, whose transaction is the one thing every
 request waits for (bench/bench_ingest.py: about 10 % more measurements/s than unlimited)."""
-
-
-class Rejected(ValueError):
-    pass
-
-
-def _text(record: dict[str, Any], name: str) -> str | None:
-    value = record.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise Rejected(f"{name} must be a string")
-    value = str(value)
-    if len(value) > MAX_TEXT:
-        raise Rejected(f"{name} is longer than {MAX_TEXT} characters")
-    return value
-
-
-def parse_ts(raw: Any, now: datetime, skew: timedelta, naive: str) -> datetime:
-    if type(raw) is str:  # the common case: an ISO string in UTC, before the horizon
-        try:
-            ts = datetime.fromisoformat(raw)
-        except ValueError:
-            ts = None
-        if ts is not None and ts.tzinfo is UTC and ts <= now + skew:
-            return ts
-    if not isinstance(raw, str):
-        raise Rejected(
-            "ts is required: an ISO 8601 timestamp with a time zone"
-            if raw is None
-            else "ts must be an ISO 8601 string"
-        )
-    try:
-        ts = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Rejected(f"ts is not an ISO 8601 timestamp: {raw[:40]!r}") from None
-    if ts.tzinfo is None:
-        if naive != "utc":
-            raise Rejected("ts has no time zone; send UTC with 'Z' or an offset like +01:00")
-        ts = ts.replace(tzinfo=UTC)
-    try:
-        ts = ts.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise Rejected("ts is out of range") from None
-    if ts > now + skew:
-        ahead = (ts - now).total_seconds()
-        raise Rejected(
-            f"ts is {ahead:.0f} s in the future (more than {skew.total_seconds():.0f} s ahead "
-            "of the server clock)"
-        )
-    return ts
-
-
-def parse_value(raw: Any) -> float:
-    kind = type(raw)
-    if kind is float:
-        value = raw
-    elif kind is int:
-        try:
-            value = float(raw)
-        except OverflowError:
-            raise Rejected("value is out of range") from None
-    elif raw is None:
-        raise Rejected("value is required")
-    elif kind is bool:
-        raise Rejected("value must be a number, not a boolean")
-    elif kind is str:
-        raise Rejected("value must be a JSON number, not a string")
-    else:
-        raise Rejected("value must be a number")
-    if math.isnan(value):
-        raise Rejected("value is NaN")
-    if math.isinf(value):
-        raise Rejected("value is infinite")
-    return value
-
-
-def check_count(char: Characteristic, value: float) -> None:
-    """Attribute charts count things: a whole number ≥ 0, at most the sample size for p/np."""
-    if value < 0 or value != int(value):
-        raise Rejected(f"value must be a whole count >= 0 for a {char.chart} chart")
-    if char.chart in ("p", "np") and value > char.subgroup_size:
-        raise Rejected(
-            f"value {value:g} exceeds the sample size {char.subgroup_size} "
-            f"of this {char.chart} chart"
-        )
 
 
 def validate_records(
@@ -177,15 +97,15 @@ def validate_records(
             quality = record.get("quality")
             if quality is not None and quality not in QUALITIES:
                 raise Rejected(f"quality must be one of {', '.join(QUALITIES)}")
-            source = _text(record, "source") or ""
+            source = text_field(record, "source") or ""
             m = Measurement(
                 index,
                 char.id,
                 ts,
                 value,
-                _text(record, "subgroup") if "subgroup" in record else None,
-                _text(record, "lot") if "lot" in record else None,
-                _text(record, "serial") if "serial" in record else None,
+                text_field(record, "subgroup") if "subgroup" in record else None,
+                text_field(record, "lot") if "lot" in record else None,
+                text_field(record, "serial") if "serial" in record else None,
                 source,
                 seq,
                 None if quality == "good" else quality,
@@ -301,7 +221,6 @@ class IngestService:
     def ingest(self, records: Sequence[Any], *, announced: bool = False) -> IngestResult:
         """`announced`: the caller has called `committer.announce()` for this request (see
         `service.group_commit`); it is withdrawn here when nothing gets submitted."""
-        submitted = False
         try:
             keys = {
                 r["characteristic"]
@@ -317,19 +236,54 @@ class IngestService:
                     skew=timedelta(seconds=self.settings.max_future_skew_seconds),
                     naive=self.settings.naive_timestamps,
                 )
-            result = IngestResult(0, duplicates, rejected)
-            if accepted:
-                chars = {c.id: c for c in chars_by_key.values()}
-                submitted = True
-                stored, dup, violations = self.committer.submit(
-                    (accepted, chars), announced=announced
-                )
-                result.accepted, result.violations = stored, violations
-                result.duplicates += dup
-            return result
-        finally:
-            if announced and not submitted:
+        except BaseException:
+            if announced:
                 self.committer.withdraw()
+            raise
+        return self._submit(accepted, rejected, duplicates, chars_by_key, announced)
+
+    def ingest_typed(
+        self, records: list[ingest_fast.Record], *, announced: bool = False
+    ) -> IngestResult | None:
+        """`ingest` of records decoded by `service.ingest_fast`; None (nothing done, the
+        announcement kept) when one of them would be rejected: the caller then goes `ingest`'s
+        way, which words the rejections."""
+        try:
+            chars_by_key = self.chars.resolve({r.characteristic for r in records})
+            with self.parsing:
+                checked = ingest_fast.validate_typed(
+                    records,
+                    chars_by_key.get,
+                    now=datetime.now(UTC),
+                    skew=timedelta(seconds=self.settings.max_future_skew_seconds),
+                    naive=self.settings.naive_timestamps,
+                )
+        except BaseException:
+            if announced:
+                self.committer.withdraw()
+            raise
+        if checked is None:
+            return None
+        return self._submit(checked[0], [], checked[1], chars_by_key, announced)
+
+    def _submit(
+        self,
+        accepted: list[Measurement],
+        rejected: list[dict[str, Any]],
+        duplicates: int,
+        chars_by_key: dict[str, Characteristic],
+        announced: bool,
+    ) -> IngestResult:
+        result = IngestResult(0, duplicates, rejected)
+        if not accepted:
+            if announced:
+                self.committer.withdraw()
+            return result
+        chars = {c.id: c for c in chars_by_key.values()}
+        stored, dup, violations = self.committer.submit((accepted, chars), announced=announced)
+        result.accepted, result.violations = stored, violations
+        result.duplicates += dup
+        return result
 
     def _store_group(
         self, group: Sequence[tuple[list[Measurement], dict[int, Characteristic]]]

@@ -5,7 +5,7 @@ Answer (as the measurement ingest contract): ``{"accepted": N, "duplicates": D, 
 in the batch are rejected. A record is rejected for a missing or malformed field, a quantity
 that is not a whole number above zero (good units: zero or more), negative rework minutes, an
 unknown or retired line, station (or one of another line), defect code or disposition, or a
-timestamp the ingest contract refuses (no zone, far future; `service.ingest.parse_ts`).
+timestamp the ingest contract refuses (no zone, far future; `service.record_checks.parse_ts`).
 A record with a ``seq`` that was seen before from the same ``source`` is a duplicate (the
 collector's replays); records without a ``seq`` are never deduplicated, since two identical
 manual entries may be two real events.
@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.ingest import Rejected, parse_ts
 from service.quality import rollups
 from service.quality.costing import cost_records
+from service.record_checks import Rejected, parse_ts
 from service.storage.db import Tx, utcnow
 from service.storage.repository import Store
 

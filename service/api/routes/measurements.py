@@ -13,6 +13,7 @@ from service.api.errors import ApiError, invalid, not_found
 from service.api.schemas.common import Timestamp, _utc
 from service.api.schemas.measurements import IngestAnswer, MeasurementBatch, MeasurementPublic
 from service.csv_import import parse_csv
+from service.ingest_fast import decode_typed
 
 router = APIRouter(prefix="/api/v1", tags=["measurements"])
 
@@ -47,8 +48,10 @@ async def ingest(request: Request, ctx: Ctx, user: Operator) -> dict[str, Any]:
     body = await read_body(request)
 
     def work() -> dict[str, Any]:
+        limit = ctx.settings.max_batch
         return ctx.ingest_body(
-            lambda: json_batch(body, "measurements", ctx.settings.max_batch)
+            lambda: json_batch(body, "measurements", limit),
+            lambda: decode_typed(body, limit),
         ).public()
 
     return await run_in_threadpool(work)
