@@ -80,21 +80,24 @@ class PostgresRepository(Repository):
         return self._heads_later(tx, characteristic_ids)()
 
     def _ids_later(self, tx: Tx, n: int) -> Callable[[], list[int]]:
+        """`n` ids from the sequence, which hands them out in blocks of its increment
+        (migration 0002): one ``nextval`` per block, not per row."""
         if n <= 0:
             return list
-        # One row back, not n: a contiguous run (the usual case) as its ends, else the array.
         answer = tx.rows_later(
-            "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
-            "ELSE array_agg(v ORDER BY v) END "
-            "FROM (SELECT nextval('measurements_id_seq') AS v FROM generate_series(1, ?)) s",
+            "SELECT b, array_agg(v ORDER BY v) FROM (SELECT seqincrement AS b FROM pg_sequence "
+            "WHERE seqrelid = 'measurements_id_seq'::regclass) inc, LATERAL (SELECT "
+            "nextval('measurements_id_seq') AS v FROM generate_series(1, (?::int8 + b - 1) / b)) s "
+            "GROUP BY b",
             [n],
         )
 
         def ids() -> list[int]:
-            ((low, high, listed),) = answer()
-            if listed is None:
-                return list(range(int(low), int(high) + 1))
-            return [int(v) for v in listed]
+            ((block, starts),) = answer()
+            block = int(block)
+            out = [i for start in starts for i in range(int(start), int(start) + block)]
+            del out[n:]
+            return out
 
         return ids
 

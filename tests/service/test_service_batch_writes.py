@@ -119,3 +119,24 @@ def test_attach_alarms_opens_hits_and_reopens_after_close(store: Store) -> None:
         again = store.repo.attach_alarms(tx, [AlarmHits((a, "stat", "we1"), 2, t0, t0, 1)], now)
     assert again[(a, "stat", "we1")].opened
     assert again[(a, "stat", "we1")].alarm_id != alarm.id
+
+
+def test_measurement_ids_are_unique_and_increasing_across_blocks(store: Store) -> None:
+    """PostgreSQL hands out ids in blocks (migration 0002): any count, block edges included,
+    comes back as that many distinct increasing ids, above every id handed out before (SQLite
+    numbers from the largest stored id, so there only within one call)."""
+    postgres = store.db.dialect == "postgresql"
+    seen: list[int] = []
+    for n in (1, 1023, 1024, 1025, 3000, 2):
+        with store.transaction() as tx:
+            ids = store.repo.allocate_measurement_ids(tx, n)
+        assert len(ids) == n and ids == sorted(set(ids))
+        assert not postgres or not seen or ids[0] > seen[-1]
+        seen += ids
+    if postgres:
+        with store.transaction() as tx:
+            block = tx.scalar(
+                "SELECT seqincrement FROM pg_sequence "
+                "WHERE seqrelid = 'measurements_id_seq'::regclass"
+            )
+        assert block == 1024
