@@ -72,11 +72,15 @@ class Linewatch:
         try:
             with self.ingest_service.parsing:
                 records: Any = typed() if typed is not None else None
-            if records is not None:
-                started = time.perf_counter()
-                result = self.ingest_service.ingest_typed(records, announced=True)
-                if result is not None:
-                    return self._count(result, started)
+        except BaseException:
+            committer.withdraw()
+            raise
+        if records is not None:  # ingest_typed withdraws the announcement if it fails
+            started = time.perf_counter()
+            result = self.ingest_service.ingest_typed(records, announced=True)
+            if result is not None:
+                return self._count(result, started)
+        try:
             with self.ingest_service.parsing:
                 records = parse()
         except BaseException:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -192,3 +193,30 @@ def test_it_declines_what_it_must_not_answer() -> None:
     assert decode_typed(b'{"measurements": [{"characteristic": "a"}]}', 10) is None
     assert decode_typed(b"not json", 10) is None
     assert decode_typed(json.dumps({"measurements": [good] * 3}).encode(), 2) is None
+
+
+def test_a_failing_request_withdraws_its_announcement_once(live: Any) -> None:
+    """The group commit leader waits for announced requests (`service.group_commit`): a
+    request that fails on either path must leave the count of arriving requests as it was."""
+    ctx = live.ctx
+    committer = ctx.ingest_service.committer
+    body = json.dumps(
+        {"measurements": [{"characteristic": "a", "ts": GOOD_TS[0], "value": 1.0}]}
+    ).encode()
+
+    def broken(keys: set[str]) -> dict[str, Characteristic]:
+        raise RuntimeError("database gone")
+
+    before = committer._arriving
+    original = ctx.ingest_service.chars.resolve
+    ctx.ingest_service.chars.resolve = broken
+    try:
+        for typed in (lambda: decode_typed(body, 10), None):
+            with pytest.raises(RuntimeError, match="database gone"):
+                ctx.ingest_body(lambda: json_batch(body, "measurements", 10), typed)
+            assert committer._arriving == before
+    finally:
+        ctx.ingest_service.chars.resolve = original
+    answer = ctx.ingest_body(lambda: json_batch(body, "measurements", 10), lambda: None)
+    assert answer.rejected == [{"index": 0, "error": "unknown characteristic 'a'"}]
+    assert committer._arriving == before
