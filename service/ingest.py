@@ -230,11 +230,7 @@ class IngestService:
             chars_by_key = self.chars.resolve(keys)
             with self.parsing:
                 accepted, rejected, duplicates = validate_records(
-                    records,
-                    chars_by_key.get,
-                    now=datetime.now(UTC),
-                    skew=timedelta(seconds=self.settings.max_future_skew_seconds),
-                    naive=self.settings.naive_timestamps,
+                    records, chars_by_key.get, **self._clock()
                 )
         except BaseException:
             if announced:
@@ -251,13 +247,7 @@ class IngestService:
         try:
             chars_by_key = self.chars.resolve({r.characteristic for r in records})
             with self.parsing:
-                checked = ingest_fast.validate_typed(
-                    records,
-                    chars_by_key.get,
-                    now=datetime.now(UTC),
-                    skew=timedelta(seconds=self.settings.max_future_skew_seconds),
-                    naive=self.settings.naive_timestamps,
-                )
+                checked = ingest_fast.validate_typed(records, chars_by_key.get, **self._clock())
         except BaseException:
             if announced:
                 self.committer.withdraw()
@@ -265,6 +255,14 @@ class IngestService:
         if checked is None:
             return None
         return self._submit(checked[0], [], checked[1], chars_by_key, announced)
+
+    def _clock(self) -> dict[str, Any]:
+        """What a record's timestamp is checked against, read once per request."""
+        return {
+            "now": datetime.now(UTC),
+            "skew": timedelta(seconds=self.settings.max_future_skew_seconds),
+            "naive": self.settings.naive_timestamps,
+        }
 
     def _submit(
         self,
