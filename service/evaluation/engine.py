@@ -7,9 +7,10 @@ Hence, per characteristic, ids grow in commit order, and "arrival order" is simp
 across replicas too.
 
 State that survives a restart. ``monitor_state`` holds per characteristic the limit version
-being judged against, ``head_id`` (the last measurement evaluated, updated in every ingest
-transaction) and a checkpoint: the monitor's and subgroup former's state as of
-``checkpoint_id``, written every `checkpoint_every` points. Rebuilding a monitor = load the
+being judged against and a checkpoint: the monitor's and subgroup former's state as of
+``checkpoint_id``, written every `checkpoint_every` points; ``monitor_heads`` holds its
+``head_id``, the last measurement evaluated (updated in every ingest transaction, so kept apart
+from the wide checkpoint row). Rebuilding a monitor = load the
 checkpoint and replay the measurements in (checkpoint_id, head_id] of that limit version; the
 replay reproduces the state exactly (the monitor is deterministic) and emits nothing, because
 those points' violations committed together with them. A SIGKILL therefore loses no run and

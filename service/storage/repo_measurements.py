@@ -188,7 +188,8 @@ class MeasurementRepository:
 
     def head_state(self, tx: Tx, cid: int) -> Head:
         row = tx.fetchone(
-            "SELECT limit_version, head_id, checkpoint_id, state FROM monitor_state "
+            "SELECT s.limit_version, h.head_id, s.checkpoint_id, s.state "
+            "FROM monitor_state s JOIN monitor_heads h USING (characteristic_id) "
             "WHERE characteristic_id = ?",
             [cid],
         )
@@ -208,8 +209,9 @@ class MeasurementRepository:
         for start in range(0, len(cids), 500):
             chunk = list(cids[start : start + 500])
             rows = tx.rows(
-                "SELECT characteristic_id, limit_version, head_id, checkpoint_id, state "
-                f"FROM monitor_state WHERE characteristic_id IN ({', '.join('?' for _ in chunk)})",
+                "SELECT characteristic_id, s.limit_version, h.head_id, s.checkpoint_id, s.state "
+                f"FROM monitor_state s JOIN monitor_heads h USING (characteristic_id) "
+                f"WHERE characteristic_id IN ({', '.join('?' for _ in chunk)})",
                 chunk,
             )
             for cid, version, head, checkpoint, state in rows:
@@ -224,10 +226,11 @@ class MeasurementRepository:
         """(characteristic_id, checkpoint_id, state) snapshots; head_id moves along."""
         now = tx.ts(utcnow())
         tx.executemany(
-            "UPDATE monitor_state SET checkpoint_id = ?, head_id = ?, state = ?, updated_at = ? "
+            "UPDATE monitor_state SET checkpoint_id = ?, state = ?, updated_at = ? "
             "WHERE characteristic_id = ?",
-            [(cp, cp, tx.dump_json(state), now, cid) for cid, cp, state in checkpoints],
+            [(cp, tx.dump_json(state), now, cid) for cid, cp, state in checkpoints],
         )
+        self.save_heads(tx, [(cid, cp) for cid, cp, _ in checkpoints])
 
     def reset_monitor(
         self, tx: Tx, cid: int, limit_version: int | None, start_after_id: int
@@ -237,11 +240,15 @@ class MeasurementRepository:
             {
                 "characteristic_id": cid,
                 "limit_version": limit_version,
-                "head_id": start_after_id,
                 "checkpoint_id": start_after_id,
                 "state": None,
                 "updated_at": tx.ts(utcnow()),
             },
+            key=["characteristic_id"],
+        )
+        tx.upsert(
+            "monitor_heads",
+            {"characteristic_id": cid, "head_id": start_after_id},
             key=["characteristic_id"],
         )
 

@@ -168,9 +168,10 @@ class PlantRepository:
         cid = tx.insert("characteristics", row)
         tx.insert(
             "monitor_state",
-            {"characteristic_id": cid, "head_id": 0, "checkpoint_id": 0, "updated_at": now},
+            {"characteristic_id": cid, "checkpoint_id": 0, "updated_at": now},
             returning=None,
         )
+        tx.insert("monitor_heads", {"characteristic_id": cid, "head_id": 0}, returning=None)
         created = self.get_characteristic_by_id(tx, int(cid))
         assert created is not None
         return created

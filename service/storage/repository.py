@@ -158,7 +158,8 @@ class PostgresRepository(Repository):
         if not characteristic_ids:
             return dict
         answer = tx.rows_later(
-            "SELECT characteristic_id, limit_version, head_id, checkpoint_id FROM monitor_state "
+            "SELECT characteristic_id, s.limit_version, h.head_id, s.checkpoint_id "
+            "FROM monitor_state s JOIN monitor_heads h USING (characteristic_id) "
             "WHERE characteristic_id = ANY(?::int8[])",
             [int_array(characteristic_ids)],
         )
@@ -168,7 +169,7 @@ class PostgresRepository(Repository):
         if not heads:
             return
         tx.execute(
-            "UPDATE monitor_state AS m SET head_id = u.h "
+            "UPDATE monitor_heads AS m SET head_id = u.h "
             "FROM unnest(?::int8[], ?::int8[]) AS u(c, h) WHERE m.characteristic_id = u.c",
             [int_array([h[0] for h in heads]), int_array([h[1] for h in heads])],
         )
@@ -252,8 +253,9 @@ class SqliteRepository(Repository):
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             rows = tx.rows(
-                "SELECT characteristic_id, limit_version, head_id, checkpoint_id "
-                f"FROM monitor_state WHERE characteristic_id IN ({', '.join('?' for _ in chunk)})",
+                "SELECT characteristic_id, s.limit_version, h.head_id, s.checkpoint_id "
+                f"FROM monitor_state s JOIN monitor_heads h USING (characteristic_id) "
+                f"WHERE characteristic_id IN ({', '.join('?' for _ in chunk)})",
                 chunk,
             )
             for r in rows:
@@ -262,7 +264,7 @@ class SqliteRepository(Repository):
 
     def save_heads(self, tx: Tx, heads: Sequence[tuple[int, int]]) -> None:
         tx.executemany(
-            "UPDATE monitor_state SET head_id = ? WHERE characteristic_id = ?",
+            "UPDATE monitor_heads SET head_id = ? WHERE characteristic_id = ?",
             [(h, c) for c, h in heads],
         )
 

@@ -98,6 +98,7 @@ def test_schema_has_the_tables_of_the_issue(store: Store) -> None:
         "api_tokens",
         "audit_log",
         "monitor_state",
+        "monitor_heads",
         "schema_migrations",
     } <= tables
 
@@ -247,3 +248,43 @@ def test_warming_loads_the_monitors_ingest_would_build(database_url: str) -> Non
         assert result.accepted == 2 and result.violations == 2  # WE4 on both, run kept
     finally:
         second.store.close()
+
+
+def test_heads_move_to_their_own_table_with_their_values(tmp_path: Path, database_url: str) -> None:
+    """Migration 0003 on a database that already evaluated: every head keeps its value."""
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    shipped = {m.version: m.path for m in discover()}
+    for version in (1, 2):
+        (folder / shipped[version].name).write_text(shipped[version].read_text())
+    db = connect(database_url)
+    try:
+        migrate(db, folder)
+        with db.transaction() as tx:
+            now = tx.ts(datetime(2026, 1, 1, tzinfo=UTC))
+            for key, head in (("old.a", 77), ("old.b", 0)):
+                cid = tx.insert(
+                    "characteristics",
+                    {"key": key, "name": key, "chart": "imr", "created_at": now, "updated_at": now},
+                )
+                tx.insert(
+                    "monitor_state",
+                    {
+                        "characteristic_id": cid,
+                        "head_id": head,
+                        "checkpoint_id": 5,
+                        "updated_at": now,
+                    },
+                    returning=None,
+                )
+        (folder / shipped[3].name).write_text(shipped[3].read_text())
+        assert [m.version for m in migrate(db, folder)] == [3]
+        with db.transaction(readonly=True) as tx:
+            rows = tx.rows(
+                "SELECT c.key, h.head_id, s.checkpoint_id FROM characteristics c "
+                "JOIN monitor_heads h ON h.characteristic_id = c.id "
+                "JOIN monitor_state s ON s.characteristic_id = c.id ORDER BY c.key"
+            )
+        assert [tuple(r) for r in rows] == [("old.a", 77, 5), ("old.b", 0, 5)]
+    finally:
+        db.close()
