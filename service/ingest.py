@@ -36,6 +36,7 @@ from service.record_checks import (
     INT8,
     QUALITIES,
     Rejected,
+    RepeatFilter,
     check_count,
     parse_ts,
     parse_value,
@@ -74,8 +75,7 @@ def validate_records(
     """Accepted measurements (unique within the batch), rejections, duplicates within the batch."""
     accepted: list[Measurement] = []
     rejected: list[dict[str, Any]] = []
-    seen_seq: set[tuple[str, int]] = set()
-    seen_value: set[tuple[int, datetime, float]] = set()
+    repeats = RepeatFilter()
     duplicates = 0
     for index, record in enumerate(records):
         try:
@@ -113,38 +113,17 @@ def validate_records(
         except Rejected as exc:
             rejected.append({"index": index, "error": str(exc)})
             continue
-        if seq is not None:
-            skey = (source, seq)
-            if skey in seen_seq:
-                duplicates += 1
-                continue
-            seen_seq.add(skey)
+        if repeats.first(m):
+            accepted.append(m)
         else:
-            vkey = (char.id, ts, value)
-            if vkey in seen_value:
-                duplicates += 1
-                continue
-            seen_value.add(vkey)
-        accepted.append(m)
+            duplicates += 1
     return accepted, rejected, duplicates
 
 
 def _unique(batch: list[Measurement]) -> list[Measurement]:
     """Drop records repeated across the merged batches of one group (first one wins)."""
-    seen_seq: set[tuple[str, int]] = set()
-    seen_value: set[tuple[int, datetime, float]] = set()
-    out = []
-    for m in batch:
-        if m.seq is not None:
-            key: Any = (m.source, m.seq)
-            seen: set[Any] = seen_seq
-        else:
-            key = (m.characteristic_id, m.ts, m.value)
-            seen = seen_value
-        if key not in seen:
-            seen.add(key)
-            out.append(m)
-    return out
+    first = RepeatFilter().first
+    return [m for m in batch if first(m)]
 
 
 class CharacteristicCache:

@@ -26,6 +26,7 @@ from service.record_checks import (
     MAX_TEXT,
     QUALITIES,
     Rejected,
+    RepeatFilter,
     check_count,
     parse_ts,
 )
@@ -74,8 +75,7 @@ def validate_typed(
     horizon = now + skew
     fromisoformat, isfinite = datetime.fromisoformat, math.isfinite
     accepted: list[Measurement] = []
-    seen_seq: set[tuple[str, int]] = set()
-    seen_value: set[tuple[int, datetime, float]] = set()
+    repeats = RepeatFilter()
     duplicates = 0
     for index, r in enumerate(records):
         key = r.characteristic
@@ -110,31 +110,20 @@ def validate_typed(
             or (serial is not None and len(serial) > MAX_TEXT)
         ):
             return None
-        cid = char.id
-        if seq is not None:
-            skey = (source, seq)
-            if skey in seen_seq:
-                duplicates += 1
-                continue
-            seen_seq.add(skey)
-        else:
-            vkey = (cid, ts, value)
-            if vkey in seen_value:
-                duplicates += 1
-                continue
-            seen_value.add(vkey)
-        accepted.append(
-            Measurement(
-                index,
-                cid,
-                ts,
-                value,
-                subgroup,
-                lot,
-                serial,
-                source,
-                seq,
-                None if quality == "good" else quality,
-            )
+        m = Measurement(
+            index,
+            char.id,
+            ts,
+            value,
+            subgroup,
+            lot,
+            serial,
+            source,
+            seq,
+            None if quality == "good" else quality,
         )
+        if repeats.first(m):
+            accepted.append(m)
+        else:
+            duplicates += 1
     return accepted, duplicates

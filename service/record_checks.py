@@ -10,7 +10,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.domain import ATTRIBUTE_CHARTS, Characteristic
+from service.domain import ATTRIBUTE_CHARTS, Characteristic, Measurement
 
 __all__ = [
     "ATTRIBUTE_CHARTS",
@@ -18,6 +18,7 @@ __all__ = [
     "MAX_TEXT",
     "QUALITIES",
     "Rejected",
+    "RepeatFilter",
     "check_count",
     "parse_ts",
     "parse_value",
@@ -113,3 +114,27 @@ def check_count(char: Characteristic, value: float) -> None:
             f"value {value:g} exceeds the sample size {char.subgroup_size} "
             f"of this {char.chart} chart"
         )
+
+
+class RepeatFilter:
+    """The contract's duplicate within a batch: the same (source, seq) when a record has a
+    ``seq``, else the same (characteristic, ts, value). The first one seen wins."""
+
+    __slots__ = ("_seq", "_value")
+
+    def __init__(self) -> None:
+        self._seq: set[tuple[str, int]] = set()
+        self._value: set[tuple[int, datetime, float]] = set()
+
+    def first(self, m: Measurement) -> bool:
+        """True the first time this record's key is seen."""
+        if m.seq is not None:
+            key: Any = (m.source, m.seq)
+            seen: set[Any] = self._seq
+        else:
+            key = (m.characteristic_id, m.ts, m.value)
+            seen = self._value
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
