@@ -101,6 +101,7 @@ class AlertWorker:
         self._per_channel = per_channel_concurrency
         self._gates: dict[str, asyncio.Semaphore] = {}
         self._routes_cache: tuple[float, list[RouteConfig]] = (0.0, [])
+        self._saturated = False
 
     # --- public ---------------------------------------------------------------------------
     def wake(self) -> None:
@@ -118,16 +119,18 @@ class AlertWorker:
         log.info("alerting worker started", extra={"worker": self.worker_id})
         try:
             while not stop.is_set():
-                busy = 0
+                # Cleared before the round: a commit during it wakes the next round at once,
+                # and a round that left nothing behind is not followed by an empty one (one
+                # read transaction per ingest commit, taken from ingest's interpreter lock).
+                self._wake.clear()
                 try:
-                    busy = await self.tick()
+                    await self.tick()
                 except Exception:
                     log.exception("alerting round failed; retrying")
-                    busy = 0
+                    self._saturated = False
                     await asyncio.sleep(min(5.0, poll * 10))
-                if busy:
+                if self._saturated:
                     continue
-                self._wake.clear()
                 waiters = [asyncio.ensure_future(self._wake.wait())]
                 waiters.append(asyncio.ensure_future(stop.wait()))
                 _done, pending = await asyncio.wait(
@@ -151,11 +154,22 @@ class AlertWorker:
         if periodic:
             self._last_periodic = time.monotonic()
         claimed, consumed = await anyio.to_thread.run_sync(self._prepare, now, free, periodic)
+        # A full outbox batch or as many claims as there was room for: more may be waiting.
+        self._saturated = consumed >= self.config.worker.outbox_batch or (
+            free > 0 and len(claimed) >= free
+        )
         for row in claimed:
             task = asyncio.create_task(self._deliver(row))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._sent)
         return len(claimed) + consumed
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        """A send finished: room for another, so a worker that was full rounds again now."""
+        full = len(self._inflight) >= self.config.worker.batch_size
+        self._inflight.discard(task)
+        if full and self._wake is not None:
+            self._wake.set()
 
     async def run_until_idle(self, timeout: float = 10.0) -> None:
         """Rounds until nothing is due or in flight (tests and the CLI)."""

@@ -406,3 +406,47 @@ async def test_one_batch_with_openings_and_later_events_keeps_alarms_and_andon(
     assert alarms[70]["message"]["note"] == "tool-wear"
     assert alarms[70]["message"]["rule"] == "WE1"  # the opening's facts, merged
     assert alarms[71]["message"]["rule"] == "WE2"
+
+
+async def test_run_drains_a_backlog_at_once_then_rests_until_woken(db, receiver):
+    """Rounds follow each other without waiting only while a round filled its outbox batch;
+    after that the worker waits for a wake (the poll here is too long to help), and a wake
+    gets a round at once."""
+    for alarm_id in range(200, 230):
+        write_event(db, "alarm.opened", alarm_id)
+    config = parse_alerting(
+        {
+            "channels": {"hook": {"type": "webhook", "url": receiver.url + "/hook"}},
+            "routes": [
+                {
+                    "name": "all",
+                    "channels": ["hook"],
+                    "rate_limit": {"per_minute": 1000, "burst": 1000},
+                }
+            ],
+            "worker": {"outbox_batch": 10, "poll_interval_s": 60},
+        }
+    )
+
+    class Counting(AlertWorker):
+        rounds = 0
+
+        async def tick(self) -> int:
+            Counting.rounds += 1
+            return await super().tick()
+
+    stop = asyncio.Event()
+    async with httpx.AsyncClient() as client:
+        channels = {"hook": WebhookChannel("hook", config.channels["hook"].url, client)}
+        worker = Counting(db, config, channels, clock=Clock(), periodic_s=3600)
+        task = asyncio.create_task(worker.run(stop))
+        assert len(await asyncio.to_thread(receiver.wait_for, 30)) == 30
+        await asyncio.sleep(0.3)
+        assert Counting.rounds == 4  # three full batches, one that found the outbox empty
+        write_event(db, "alarm.opened", 300)
+        worker.wake()
+        assert len(await asyncio.to_thread(receiver.wait_for, 31)) == 31
+        await asyncio.sleep(0.3)
+        assert Counting.rounds == 5
+        stop.set()
+        await asyncio.wait_for(task, 10)
