@@ -399,7 +399,7 @@ def main() -> None:
         )
 
     if "http" not in args.skip:
-        count = int(args.seconds * 80_000 / args.batch) + args.senders
+        count = int(args.seconds * 120_000 / args.batch) + args.senders  # more than any run sends
         payloads = bodies(count, args.chars, args.batch)
         results = {}
         for label, approve in (("evaluation on", True), ("evaluation off (peer)", False)):

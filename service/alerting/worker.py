@@ -63,6 +63,7 @@ _ALARM_STATE = {
     "alarm.closed": "closed",
 }
 _PERIODIC_S = 1.0
+_GATHER_S = 0.05
 
 
 def _utcnow() -> datetime:
@@ -123,14 +124,19 @@ class AlertWorker:
                 # and a round that left nothing behind is not followed by an empty one (one
                 # read transaction per ingest commit, taken from ingest's interpreter lock).
                 self._wake.clear()
+                busy = 0
                 try:
-                    await self.tick()
+                    busy = await self.tick()
                 except Exception:
                     log.exception("alerting round failed; retrying")
                     self._saturated = False
                     await asyncio.sleep(min(5.0, poll * 10))
                 if self._saturated:
                     continue
+                if busy:
+                    # Under load, gather the events of the next few commits into one round:
+                    # a round per ingest commit costs ingest more than the wait costs a page.
+                    await asyncio.sleep(min(_GATHER_S, poll))
                 waiters = [asyncio.ensure_future(self._wake.wait())]
                 waiters.append(asyncio.ensure_future(stop.wait()))
                 _done, pending = await asyncio.wait(
