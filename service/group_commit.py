@@ -16,7 +16,7 @@ committed plus those queued behind it), never less than `floor` rows: then the o
 parses while one half commits. Taking the whole queue made steady load settle into
 alternating groups of very different sizes (8 senders of 1,000 rows: groups of 1,000 and
 7,000), the small one's transaction too short for the large one's requests to parse beside it;
-halves ran 8 % faster in five alternating pairs of bench/bench_ingest.py (bench/README.md).
+halves ran 7-10 % faster in alternating pairs of bench/bench_ingest.py (bench/README.md).
 """
 
 from __future__ import annotations
