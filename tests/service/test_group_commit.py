@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from service.group_commit import GroupCommitter
 
 
-def test_a_group_takes_half_of_the_peak_load_and_small_loads_stay_whole() -> None:
+def groups_formed(sizes: list[int], **options: Any) -> list[list[int]]:
+    """The groups a committer forms when `sizes[0]` is being committed while the other batches
+    queue behind it (each batch's size is its row count)."""
     groups: list[list[int]] = []
     gate = threading.Event()
 
@@ -19,43 +22,26 @@ def test_a_group_takes_half_of_the_peak_load_and_small_loads_stay_whole() -> Non
         return list(items)
 
     committer: GroupCommitter[int, int] = GroupCommitter(
-        process, size_of=lambda rows: rows, floor=2_000, linger=0.0
+        process, size_of=lambda rows: rows, linger=0.0, **options
     )
-    threads = [threading.Thread(target=committer.submit, args=(1_000,))]
+    threads = [threading.Thread(target=committer.submit, args=(size,)) for size in sizes]
     threads[0].start()
-    while not groups:
-        time.sleep(0.001)
-    for _ in range(7):  # queued behind the running group: 8,000 rows in the system
-        threads.append(threading.Thread(target=committer.submit, args=(1_000,)))
-        threads[-1].start()
     deadline = time.monotonic() + 10
-    while len(committer._queue) < 7 and time.monotonic() < deadline:
+    while not groups and time.monotonic() < deadline:
+        time.sleep(0.001)
+    for t in threads[1:]:
+        t.start()
+    while len(committer._queue) < len(sizes) - 1 and time.monotonic() < deadline:
         time.sleep(0.001)
     gate.set()
     for t in threads:
         t.join(5)
-    assert [sum(g) for g in groups] == [1_000, 4_000, 3_000]
+    return groups
 
+
+def test_a_group_takes_half_of_the_peak_load_and_small_loads_stay_whole() -> None:
+    # 8,000 rows in the system (one batch running, seven queued): groups of about half.
+    busy = groups_formed([1_000] * 8, floor=2_000)
+    assert [sum(g) for g in busy] == [1_000, 4_000, 3_000]
     # Below the floor everything waiting goes in one group, as before.
-    small: list[list[int]] = []
-    hold = threading.Event()
-
-    def slow(items: list[int]) -> list[int]:
-        small.append(list(items))
-        hold.wait(5)
-        return list(items)
-
-    few: GroupCommitter[int, int] = GroupCommitter(slow, size_of=lambda rows: rows, linger=0.0)
-    first = threading.Thread(target=few.submit, args=(100,))
-    first.start()
-    while not small:
-        time.sleep(0.001)
-    rest = [threading.Thread(target=few.submit, args=(100,)) for _ in range(5)]
-    for t in rest:
-        t.start()
-    while len(few._queue) < 5 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    hold.set()
-    for t in [first, *rest]:
-        t.join(5)
-    assert [len(g) for g in small] == [1, 5]
+    assert [len(g) for g in groups_formed([100] * 6)] == [1, 5]
